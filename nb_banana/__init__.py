@@ -1,0 +1,47 @@
+"""nb_banana: Google's Gemini image models (Nano Banana) in Jupyter.
+
+``%load_ext nb_banana`` registers ``%%banana``; ``nb_banana.generate(...)`` is the same
+engine from plain Python. Heavy modules (the SDK, Pillow) load on first use, not here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .chat import Chat
+    from .core import agenerate, generate
+    from .result import Result
+    from .stamp import provenance
+
+__all__ = ["Chat", "Result", "agenerate", "generate", "load_ipython_extension", "provenance"]
+__version__ = "0.1.0"
+
+_LAZY = {
+    "generate": "core",
+    "agenerate": "core",
+    "Result": "result",
+    "Chat": "chat",
+    "provenance": "stamp",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'nb_banana' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics and the ``Banana`` settings with this shell."""
+    from .magics import BananaMagics
+    from .settings import settings
+
+    banana = settings()
+    banana.parent = ipython
+    if banana not in ipython.configurables:
+        ipython.configurables.append(banana)
+    banana.update_config(ipython.config)
+    ipython.register_magics(BananaMagics)

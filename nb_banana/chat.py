@@ -1,0 +1,215 @@
+"""A notebook's chats: named threads of turns, with undo, branches, and a life past restarts.
+
+Each turn keeps the model's parts exactly as received (thought signatures included) as a
+JSON document whose image bytes live in the store's blob files, so a long 2K thread costs
+the kernel a few kilobytes per turn, and the history is rebuilt byte-for-byte only when it
+is sent. A turn is added only after its call succeeded: a failure of any kind, a refusal
+or an interrupt leaves the thread as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from .errors import OptionError
+
+if TYPE_CHECKING:
+    from google.genai import types
+
+    from .store import Store
+    from .wire import Blobs
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange: the user's content and every sample the model returned for it."""
+
+    prompt: str
+    user: dict[str, Any]
+    samples: tuple[dict[str, Any], ...]
+    picked: int = 0
+
+    @property
+    def model(self) -> dict[str, Any]:
+        """The sample that continues the chat (``--pick`` chooses another)."""
+        return self.samples[self.picked]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, "user": self.user, "samples": list(self.samples),
+                "picked": self.picked}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Turn:
+        return cls(doc["prompt"], doc["user"], tuple(doc["samples"]), doc.get("picked", 0))
+
+
+class MemoryBlobs:
+    """Blob storage for a kernel whose store folder could not be opened."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+
+    def put_blob(self, data: bytes, mime_type: str) -> str:
+        import hashlib
+
+        name = hashlib.sha256(data).hexdigest()
+        self._blobs[name] = data
+        return name
+
+    def blob(self, name: str) -> bytes:
+        return self._blobs[name]
+
+
+@dataclass
+class Chat:
+    """One thread with one model (thought signatures are model-specific)."""
+
+    name: str
+    model_id: str
+    blobs: Blobs = field(default_factory=MemoryBlobs, repr=False)
+    turns: list[Turn] = field(default_factory=list)
+    on_change: Callable[[Chat], None] | None = field(default=None, repr=False)
+
+    def history(self, pick: int | None = None) -> list[types.Content]:
+        """The contents to send, rebuilt from the blobs; ``pick`` overrides the last turn's."""
+        from .wire import content_from_doc
+
+        turns = list(self.turns)
+        if pick is not None:
+            turns[-1] = replace(turns[-1], picked=self._checked_pick(pick))
+        return [content_from_doc(doc, self.blobs) for t in turns for doc in (t.user, t.model)]
+
+    def _checked_pick(self, pick: int) -> int:
+        if not self.turns:
+            raise OptionError(f"--pick needs a turn to pick from; chat '{self.name}' has none.")
+        count = len(self.turns[-1].samples)
+        if not 1 <= pick <= count:
+            raise OptionError(
+                f"--pick {pick}: the last turn of '{self.name}' has {count} image(s); "
+                f"pick 1 to {count}."
+            )
+        return pick - 1
+
+    def check_model(self, model_id: str) -> None:
+        if self.turns and model_id != self.model_id:
+            raise OptionError(
+                f"Chat '{self.name}' is with {self.model_id}; its history cannot go to "
+                f"{model_id} (thought signatures are model-specific). Start a new chat with a "
+                f"plain %%banana cell, or drop -m to stay on {self.model_id}."
+            )
+
+    def add_turn(
+        self,
+        prompt: str,
+        user: types.Content,
+        samples: Sequence[types.Content],
+        pick: int | None = None,
+    ) -> None:
+        """Record a successful exchange (and the ``--pick`` that led to it)."""
+        from .wire import content_to_doc
+
+        if pick is not None:
+            self.turns[-1] = replace(self.turns[-1], picked=self._checked_pick(pick))
+        docs = tuple(content_to_doc(s, self.blobs) for s in samples)
+        self.turns.append(Turn(prompt, content_to_doc(user, self.blobs), docs))
+        self._changed()
+
+    def undo(self) -> Turn:
+        if not self.turns:
+            raise OptionError(f"Chat '{self.name}' has no turn to undo.")
+        dropped = self.turns.pop()
+        self._changed()
+        return dropped
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
+
+
+def notebook_scope() -> str:
+    """Which notebook this kernel serves: Jupyter servers name it in JPY_SESSION_NAME."""
+    return os.environ.get("JPY_SESSION_NAME") or "default"
+
+
+class Chats:
+    """The chats of one notebook, which one ``-c`` continues, and their saved copies."""
+
+    def __init__(self, store: Store | None = None, scope: str = "default") -> None:
+        self.store = store
+        self.scope = scope
+        self.blobs: Blobs = store if store is not None else MemoryBlobs()
+        self.chats: dict[str, Chat] = {}
+        self.current: str | None = None
+        if store is not None:
+            self._load(store)
+
+    def _load(self, store: Store) -> None:
+        saved, current = store.load_chats(self.scope)
+        for name, (model, turns) in saved.items():
+            chat = Chat(name, model, self.blobs, [Turn.from_json(t) for t in turns])
+            chat.on_change = self._save
+            self.chats[name] = chat
+        self.current = current if current in self.chats else None
+
+    def new(self, model_id: str, name: str | None = None) -> Chat:
+        """A chat not yet registered: ``add`` it once its first turn succeeded."""
+        if name is None:
+            number = len(self.chats) + 1
+            while f"chat{number}" in self.chats:
+                number += 1
+            name = f"chat{number}"
+        return Chat(name, model_id, self.blobs)
+
+    def add(self, chat: Chat) -> None:
+        """Register the chat (if new), save it, and make it the one ``-c`` continues."""
+        chat.on_change = self._save
+        self.chats[chat.name] = chat
+        self._save(chat)
+        self.make_current(chat.name)
+
+    def make_current(self, name: str | None) -> None:
+        self.current = name
+        if self.store is not None:
+            self.store.set_current_chat(self.scope, name)
+
+    def current_chat(self) -> Chat | None:
+        return self.chats.get(self.current) if self.current else None
+
+    def get(self, name: str) -> Chat:
+        if name not in self.chats:
+            known = ", ".join(self.chats) or "none yet"
+            raise OptionError(f"No chat called '{name}' in this notebook (chats: {known}).")
+        return self.chats[name]
+
+    def branch(self, name: str, keep: int) -> Chat:
+        """A new thread with turns 1..keep of ``name``, named ``name.2`` (or the next free)."""
+        source = self.get(name)
+        if not 1 <= keep <= len(source.turns):
+            raise OptionError(
+                f"'{name}' has turns 1 to {len(source.turns)}; cannot branch at {keep}."
+            )
+        base = name.split(".")[0] if name.split(".")[-1].isdigit() else name
+        number = 2
+        while f"{base}.{number}" in self.chats:
+            number += 1
+        return Chat(f"{base}.{number}", source.model_id, self.blobs, source.turns[:keep])
+
+    def reset(self, name: str | None) -> list[str]:
+        """Forget one chat, or all of them with ``None``; returns the names forgotten."""
+        names = list(self.chats) if name is None else [self.get(name).name]
+        for gone in names:
+            del self.chats[gone]
+            if self.store is not None:
+                self.store.delete_chat(self.scope, gone)
+        if self.current in names:
+            self.make_current(None)
+        return names
+
+    def _save(self, chat: Chat) -> None:
+        if self.store is not None and chat.name in self.chats:
+            self.store.save_chat(
+                self.scope, chat.name, chat.model_id, [t.to_json() for t in chat.turns]
+            )

@@ -1,0 +1,267 @@
+"""``generate()``: prompt pieces in, ``Result`` out. No IPython here.
+
+The magics and the panel are faces over these functions: they turn a cell or a click into
+items and options, call ``prepare`` and ``execute`` (or ``submit`` for the panel, which must
+not block the kernel), and display what comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import images, offline, secrets
+from .chat import Chat
+from .errors import BananaError, BudgetError
+from .previews import make_previews
+from .request import Item, Request, build_request
+from .result import Result
+from .session import session
+from .settings import settings
+from .store import Store, open_store_or_none
+from .usage import estimate_before, format_usd
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What ``--dry-run`` shows: the request as it would go out, and its estimated cost."""
+
+    request: Request
+    history_turns: int
+    endpoint: str
+    body: dict[str, Any]
+    estimate: float
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        from .display import dry_run_bundle
+
+        return dry_run_bundle(self)
+
+
+def as_items(parts: Sequence[object]) -> list[Item]:
+    """Python-API arguments -> items: strings are text, anything image-like is an image."""
+    items: list[Item] = []
+    for index, part in enumerate(parts):
+        if isinstance(part, str) or _is_named(part):
+            items.append(part)
+        elif images.is_image_like(part):
+            items.append((f"image{index + 1}", part))
+        else:
+            items.append(str(part))
+    return items
+
+
+def _is_named(part: object) -> bool:
+    """A ``(name, value)`` pair: an image given under a name of the caller's choosing."""
+    return isinstance(part, tuple) and len(part) == 2 and isinstance(part[0], str)
+
+
+def prepare(
+    items: Sequence[Item],
+    *,
+    model: str | None = None,
+    aspect: str | None = None,
+    size: str | None = None,
+    count: int | None = None,
+    search: bool = False,
+    thoughts: bool | None = None,
+    chat: Chat | None = None,
+) -> Request:
+    """Fill unset options from the settings (or the chat's model) and validate."""
+    s = settings()
+    chosen = model or (chat.model_id if chat and chat.turns else s.model)
+    request = build_request(
+        items,
+        model=chosen,
+        aspect=aspect or s.aspect,
+        size=size or s.size,
+        count=count or s.count,
+        search=search,
+        thoughts=s.thoughts if thoughts is None else thoughts,
+    )
+    if chat is not None:
+        chat.check_model(request.model.id)
+    return request
+
+
+def dry_run(request: Request, chat: Chat | None = None) -> DryRun:
+    from . import engine, wire
+
+    history = chat.history() if chat else []
+    estimate = estimate_before(
+        request.model, request.text, len(request.images), request.count, request.size
+    )
+    return DryRun(
+        request,
+        len(chat.turns) if chat else 0,
+        engine.endpoint(settings().base_url),
+        wire.rest_body(request, history),
+        estimate,
+    )
+
+
+async def execute_async(
+    request: Request, chat: Chat | None = None, *, fresh: bool = False, pick: int | None = None
+) -> Result:
+    """Answer from the store when the same request was paid for before; otherwise call.
+
+    The chat turn is recorded only once everything succeeded, so a failure of any kind
+    leaves the history as it was.
+    """
+    from . import cache, engine, wire
+
+    s = settings()
+    history = chat.history(pick) if chat else []
+    store = open_store_or_none(s.store)
+    key = cache.key_for(request, history)
+    start = time.perf_counter()
+    if store is not None and s.cache and not fresh and (row := store.lookup(key)):
+        replies, previews = cache.rebuild(store, row, request)
+        result = _finish(request, chat, pick, replies, (), previews, start, cached=True)
+        session().account(result)
+        return result
+    _check_budget(request, store)
+    eng = engine.engine()
+    key_value = secrets.OFFLINE_KEY if offline.is_offline() else secrets.api_key()
+    client = eng.client(key_value, s.base_url)
+    config = wire.config(request, timeout=s.timeout, retries=s.retries, retry_delay=s.retry_delay)
+    context = {
+        "endpoint": engine.endpoint(s.base_url),
+        "timeout": s.timeout,
+        "attempts": s.retries + 1,
+    }
+    outcomes = await engine.run_samples(
+        client, request, history, config, eng.semaphore(s.max_concurrency), context
+    )
+    replies = tuple(o for o in outcomes if isinstance(o, wire.Reply))
+    failures = tuple(o for o in outcomes if isinstance(o, BananaError))
+    if not replies:
+        raise failures[0]
+    outs = [(image.data, image.mime_type) for reply in replies for image in reply.images]
+    previews = await asyncio.get_running_loop().run_in_executor(
+        None, make_previews, outs, s.preview_px
+    )
+    result = _finish(request, chat, pick, replies, failures, tuple(previews), start, cached=False)
+    if store is not None:
+        result = await asyncio.get_running_loop().run_in_executor(None, _stored, store, key, result)
+    session().account(result)
+    return result
+
+
+def _finish(
+    request: Request,
+    chat: Chat | None,
+    pick: int | None,
+    replies: tuple,
+    failures: tuple[BananaError, ...],
+    previews: tuple,
+    start: float,
+    *,
+    cached: bool,
+) -> Result:
+    from . import wire
+
+    if chat is not None:
+        if not chat.turns:
+            chat.model_id = request.model.id
+        contents = [reply.content for reply in replies]
+        chat.add_turn(request.text, wire.user_content(request), contents, pick)
+    return Result(
+        request,
+        replies,
+        time.perf_counter() - start,
+        failures,
+        chat=chat.name if chat else None,
+        turn=len(chat.turns) if chat else None,
+        simulated=offline.is_offline(),
+        cached=cached,
+        previews=previews,
+    )
+
+
+def _stored(store: Store, key: str, result: Result) -> Result:
+    """Record in the store; a full disk or a locked folder costs the record, not the result."""
+    from . import cache
+
+    try:
+        result.generation_id = cache.record(store, key, result)
+    except (OSError, sqlite3.Error) as exc:
+        result.notes += (f"Not kept in the store ({type(exc).__name__}: {exc}).",)
+    return result
+
+
+def _check_budget(request: Request, store: Store | None) -> None:
+    budget = settings().budget_usd
+    if not budget:
+        return
+    spent = store.totals().cost if store is not None else 0.0
+    estimate = estimate_before(
+        request.model, request.text, len(request.images), request.count, request.size
+    )
+    if spent + estimate > budget:
+        raise BudgetError(
+            f"This call (~{format_usd(estimate)}) would take spending to "
+            f"{format_usd(spent + estimate)}, over Banana.budget_usd = {format_usd(budget)} "
+            f"({format_usd(spent)} spent so far): use -m flash or fewer images, or raise the "
+            "budget with %config Banana.budget_usd."
+        )
+
+
+def submit(
+    request: Request, chat: Chat | None = None, *, fresh: bool = False, pick: int | None = None
+) -> concurrent.futures.Future[Result]:
+    """Start a call without waiting (the panel's way); cancel the future to stop it."""
+    from .engine import engine
+
+    return engine().submit(execute_async(request, chat, fresh=fresh, pick=pick))
+
+
+def execute(
+    request: Request,
+    chat: Chat | None = None,
+    on_tick: Callable[[float], None] | None = None,
+    *,
+    fresh: bool = False,
+    pick: int | None = None,
+) -> Result:
+    """Run the call and wait; an interrupt cancels it and leaves the chat unchanged."""
+    from .engine import engine
+
+    return engine().wait(submit(request, chat, fresh=fresh, pick=pick), on_tick)
+
+
+def generate(
+    *prompt: object,
+    model: str | None = None,
+    aspect: str | None = None,
+    size: str | None = None,
+    n: int | None = None,
+    search: bool = False,
+    thoughts: bool | None = None,
+    chat: Chat | None = None,
+    fresh: bool = False,
+) -> Result:
+    """Make images from text and images: ``generate("a cat in", hat_image, "style")``.
+
+    Strings are prompt text and image-like values (PIL, numpy, bytes, Path, matplotlib
+    figures) are sent as images, in the order given. Unset options come from the settings
+    (``%config Banana.…``). Pass a ``Chat`` to continue a conversation.
+    """
+    request = prepare(
+        as_items(prompt), model=model, aspect=aspect, size=size, count=n, search=search,
+        thoughts=thoughts, chat=chat,
+    )  # fmt: skip
+    return execute(request, chat, fresh=fresh)
+
+
+async def agenerate(*prompt: object, **options: Any) -> Result:
+    """``generate`` for async code (``await nb_banana.agenerate(...)`` in a notebook)."""
+    chat = options.pop("chat", None)
+    fresh = options.pop("fresh", False)
+    request = prepare(as_items(prompt), count=options.pop("n", None), chat=chat, **options)
+    return await asyncio.wrap_future(submit(request, chat, fresh=fresh))

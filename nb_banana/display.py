@@ -1,0 +1,160 @@
+"""Result -> display bundle: an HTML grid of the images as received, a caption, provenance.
+
+Bundles carry a ``text/plain`` fallback for terminals and an ``nb_banana`` metadata entry
+(model, settings, tokens) so a saved notebook records how each picture was made.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from typing import TYPE_CHECKING, Any
+
+from .usage import format_usd
+
+if TYPE_CHECKING:
+    from .core import DryRun
+    from .result import Result
+
+_BOX = (
+    "font-family: var(--jp-ui-font-family, system-ui, sans-serif); "
+    "color: var(--jp-ui-font-color1, inherit); max-width: 100%;"
+)
+_MUTED = "opacity: 0.72; font-size: 12px; margin-top: 6px;"
+_IMG = "display: block; width: 100%; height: auto; border-radius: 6px;"
+
+
+def caption(result: Result) -> str:
+    req = result.request
+    outs = result.outputs
+    dims = f"{outs[0].width}×{outs[0].height}" if outs else ""
+    parts = [
+        req.model.id,
+        req.aspect,
+        req.size,
+        dims,
+        f"{len(outs)} images" if len(outs) > 1 else "",
+        "cached (no call, no cost)" if result.cached else f"{result.elapsed:.1f} s",
+        f"{result.usage.total_tokens:,} tokens" if result.usage.total_tokens else "",
+        "" if result.cached else f"~{format_usd(result.cost)}" + _simulated(result),
+        f"chat {result.chat}, turn {result.turn}" if result.chat else "",
+    ]
+    return " · ".join(p for p in parts if p)
+
+
+def _simulated(result: Result) -> str:
+    return " (simulated)" if result.simulated else ""
+
+
+def metadata(result: Result) -> dict[str, Any]:
+    req = result.request
+    return {
+        "nb_banana": {
+            "model": req.model.id,
+            "aspect": req.aspect,
+            "size": req.size,
+            "count": req.count,
+            "search": req.search,
+            "prompt": req.text,
+            "images": [
+                {"width": o.width, "height": o.height, "mime_type": o.mime_type}
+                for o in result.outputs
+            ],
+            "tokens": result.usage.total_tokens,
+            "cost_usd": round(result.cost, 4),
+            "elapsed_s": round(result.elapsed, 2),
+            "chat": result.chat,
+            "simulated": result.simulated,
+            "cached": result.cached,
+            "generation_id": result.generation_id,
+        }
+    }
+
+
+def shown(result: Result) -> list[tuple[bytes, str, int]]:
+    """What the notebook embeds per image: the preview when there is one, else the original."""
+    if result.previews:
+        return [(p.data, p.mime_type, p.width) for p in result.previews]
+    return [(o.data, o.mime_type, o.width) for o in result.outputs]
+
+
+def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict]:
+    figures = "".join(_figure(data, mime, width, result.request.text)
+                      for data, mime, width in shown(result))  # fmt: skip
+    columns = min(len(result.outputs), 3)
+    grid = (
+        f'<div style="display: grid; gap: 8px; '
+        f'grid-template-columns: repeat({columns}, minmax(0, 1fr));">{figures}</div>'
+        if columns > 1
+        else figures
+    )
+    body = [grid]
+    if with_text and result.text:
+        body.append(f'<div style="white-space: pre-wrap; margin-top: 8px;">'
+                    f"{html.escape(result.text)}</div>")  # fmt: skip
+    if result.thoughts:
+        body.append(
+            '<details style="margin-top: 6px;"><summary>Thoughts</summary>'
+            f'<div style="white-space: pre-wrap; {_MUTED}">{html.escape(result.thoughts)}</div>'
+            "</details>"
+        )
+    body.append(f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>')
+    body.extend(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in result.all_notes)
+    data = {
+        "text/html": f'<div class="nb-banana-result" style="{_BOX}">{"".join(body)}</div>',
+        "text/plain": plain(result),
+    }
+    return data, metadata(result)
+
+
+def _figure(data: bytes, mime: str, width: int, alt: str) -> str:
+    src = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    return (
+        f'<figure style="margin: 0; max-width: min(100%, {width}px);">'
+        f'<img src="{src}" alt="{html.escape(alt[:200], quote=True)}" style="{_IMG}"/></figure>'
+    )
+
+
+def plain(result: Result) -> str:
+    lines = [f"[{len(result.outputs)} image(s)] {caption(result)}"]
+    if result.text:
+        lines.append(result.text)
+    lines.extend(f"note: {n}" for n in result.all_notes)
+    return "\n".join(lines)
+
+
+def status_bundle(model_id: str, seconds: float, count: int) -> dict[str, str]:
+    what = f"{count} images" if count > 1 else "an image"
+    text = f"⏳ Asking {model_id} for {what} · {seconds:.0f} s (interrupt the kernel to stop)"
+    return {
+        "text/html": f'<div class="nb-banana-status" style="{_BOX} {_MUTED}">'
+        f"{html.escape(text)}</div>",
+        "text/plain": text,
+    }
+
+
+def dry_run_bundle(dry: DryRun) -> tuple[dict, dict]:
+    req = dry.request
+    thumbs = "".join(
+        f'<figure style="margin: 0 8px 0 0; display: inline-block; text-align: center;">'
+        f'<img src="data:{p.image.mime_type};base64,{base64.b64encode(p.image.data).decode()}" '
+        f'style="max-width: 96px; max-height: 96px; border-radius: 4px;"/>'
+        f'<figcaption style="{_MUTED}">{html.escape(p.label)} · {p.image.width}×{p.image.height}'
+        f"</figcaption></figure>"
+        for p in req.images
+    )
+    summary = (
+        f"Dry run: nothing sent. POST {dry.endpoint}/…/models/{req.model.id}:generateContent"
+        f" × {req.count} · {dry.history_turns} earlier turns"
+        f" · estimated ~{format_usd(dry.estimate)}"
+    )
+    body = json.dumps(dry.body, indent=2, ensure_ascii=False)
+    notes = "".join(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in req.notes)
+    html_text = (
+        f'<div class="nb-banana-dry-run" style="{_BOX}"><div><b>{html.escape(summary)}</b></div>'
+        f'<div>{thumbs}</div><pre style="font-size: 12px; max-height: 320px; overflow: auto;">'
+        f"{html.escape(body)}</pre>{notes}</div>"
+    )
+    plain_text = "\n".join([summary, body, *(f"note: {n}" for n in req.notes)])
+    return {"text/html": html_text, "text/plain": plain_text}, {}

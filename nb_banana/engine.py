@@ -1,0 +1,227 @@
+"""One background event loop and one long-lived SDK client: where calls actually run.
+
+Jupyter's kernel already runs an event loop in the main thread, so a magic cannot
+``asyncio.run`` there. Calls run instead on a daemon loop thread: the main thread waits
+(updating the status line, catching the interrupt button) and the panel gets a callback.
+Keeping one ``genai.Client`` per (key, endpoint) alive avoids the SDK's "client has been
+closed" failure and reuses its connection pool across cells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from google import genai
+from google.genai import errors as sdk_errors
+from google.genai import types
+
+from . import wire
+from .errors import (
+    ApiError,
+    BananaError,
+    CancelledError,
+    NoImageError,
+    NoKeyError,
+    TransientError,
+)
+from .request import Request
+
+T = TypeVar("T")
+DEFAULT_ENDPOINT = "https://generativelanguage.googleapis.com"
+
+
+class Engine:
+    """Owns the loop thread, the SDK clients and the kernel-wide limit on calls in flight."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients: dict[tuple[str, str], genai.Client] = {}
+        self._limit: tuple[int, asyncio.Semaphore] | None = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=self._loop.run_forever, name="nb_banana-engine", daemon=True
+                )
+                thread.start()
+            return self._loop
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop())
+
+    def wait(
+        self,
+        future: concurrent.futures.Future[T],
+        on_tick: Callable[[float], None] | None = None,
+        tick: float = 0.5,
+    ) -> T:
+        """Block until done; Ctrl-C or the kernel's interrupt cancels the call cleanly."""
+        start = time.perf_counter()
+        try:
+            while True:
+                try:
+                    return future.result(timeout=tick)
+                except concurrent.futures.TimeoutError:
+                    if on_tick:
+                        on_tick(time.perf_counter() - start)
+        except KeyboardInterrupt:
+            future.cancel()
+            concurrent.futures.wait([future], timeout=1.0)
+            raise CancelledError() from None
+        except concurrent.futures.CancelledError:
+            raise CancelledError() from None
+
+    def client(self, key: str | None, base_url: str) -> genai.Client:
+        """The shared client for this key and endpoint (the key itself is never a dict key)."""
+        if not key:
+            raise NoKeyError()
+        ident = (hashlib.sha256(key.encode()).hexdigest(), base_url)
+        with self._lock:
+            if ident not in self._clients:
+                options = types.HttpOptions(base_url=base_url) if base_url else None
+                self._clients[ident] = genai.Client(api_key=key, http_options=options)
+            return self._clients[ident]
+
+    def semaphore(self, limit: int) -> asyncio.Semaphore:
+        """The kernel-wide cap on calls in flight; must be called on the loop thread."""
+        if self._limit is None or self._limit[0] != limit:
+            self._limit = (limit, asyncio.Semaphore(limit))
+        return self._limit[1]
+
+
+_engine: Engine | None = None
+
+
+def engine() -> Engine:
+    global _engine
+    if _engine is None:
+        _engine = Engine()
+    return _engine
+
+
+def endpoint(base_url: str) -> str:
+    """Where calls go, as the SDK will decide it (for messages and dry runs)."""
+    return base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_ENDPOINT
+
+
+async def run_samples(
+    client: genai.Client,
+    request: Request,
+    history: Sequence[types.Content],
+    config: types.GenerateContentConfig,
+    limit: asyncio.Semaphore,
+    failure_context: dict[str, Any],
+) -> list[wire.Reply | BananaError]:
+    """Send ``request.count`` identical calls concurrently; each yields a reply or an error."""
+    contents = wire.contents(request, history)
+
+    async def one() -> wire.Reply:
+        async with limit:
+            try:
+                response = await client.aio.models.generate_content(
+                    model=request.model.id, contents=contents, config=config
+                )
+            except Exception as exc:
+                raise translate(exc, model_id=request.model.id, **failure_context) from exc
+        return wire.parse_reply(response)
+
+    tasks = [asyncio.ensure_future(one()) for _ in range(request.count)]
+    try:
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        raise
+    results: list[wire.Reply | BananaError] = []
+    for item in done:
+        if isinstance(item, wire.Reply | BananaError):
+            results.append(item)
+        elif isinstance(item, BaseException):
+            raise item
+    return results
+
+
+def translate(
+    exc: Exception, *, model_id: str, endpoint: str, timeout: float, attempts: int
+) -> BananaError:
+    """Turn an SDK or transport exception into the one line a user should read."""
+    tried = f" after {attempts} attempts" if attempts > 1 else ""
+    if isinstance(exc, sdk_errors.APIError):
+        return _api_error(exc, model_id, tried)
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return TransientError(
+            f"No reply within {timeout:g} s{tried}: re-run the cell, or raise the limit with "
+            f"%config Banana.timeout = {int(timeout * 2)}."
+        )
+    if name == "ConnectError":
+        return TransientError(
+            f"Could not connect to {endpoint}: check the network (or GOOGLE_GEMINI_BASE_URL); "
+            "`%banana offline` works without one."
+        )
+    if name in ("RemoteProtocolError", "ReadError", "WriteError", "NetworkError"):
+        return TransientError(
+            f"The connection to {endpoint} dropped in the middle of the reply: re-run the cell."
+        )
+    if name == "UnknownApiResponseError" or isinstance(exc, ValueError):
+        return NoImageError(
+            "The API sent a reply that could not be read (not valid JSON): re-run the cell.",
+            "MALFORMED",
+        )
+    return ApiError(f"The call failed with {name}: {exc}. `%banana error` shows the details.")
+
+
+def _api_error(exc: sdk_errors.APIError, model_id: str, tried: str) -> BananaError:
+    code, status = exc.code, exc.status or ""
+    said = " ".join(str(exc.message or "").split())
+    label = f"{code} {status}".strip()
+    if code == 429:
+        wait = _retry_after(exc)
+        return TransientError(
+            f"Rate limit reached ({label}){tried}: wait{wait} and re-run, or lower -n / "
+            "%config Banana.max_concurrency.",
+            code,
+            status,
+        )
+    if code is not None and code >= 500:
+        return TransientError(
+            f"The Gemini service failed ({label}){tried}; this is usually brief: re-run the cell "
+            "in a minute.",
+            code,
+            status,
+        )
+    if code == 404:
+        return ApiError(
+            f"Model '{model_id}' was not found by the API ({label}): check the id with "
+            "`%banana models`, or use an alias such as -m pro.",
+            code,
+            status,
+        )
+    if code in (401, 403) or "api key" in said.lower():
+        return ApiError(
+            f"The API refused the key ({label}: {said}): check GEMINI_API_KEY or run "
+            "`%banana key` again.",
+            code,
+            status,
+        )
+    return ApiError(
+        f"The API rejected the request ({label}): {said}. Check the options and images.",
+        code,
+        status,
+    )
+
+
+def _retry_after(exc: sdk_errors.APIError) -> str:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    value = headers.get("retry-after") if hasattr(headers, "get") else None
+    return f" {value} s (the server asked)" if value else " a minute"

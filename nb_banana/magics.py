@@ -1,0 +1,226 @@
+"""``%%banana`` and ``%banana``: parse the cell, call the core, display what comes back.
+
+All option parsing is here (IPython's ``magic_arguments``, which also writes the help for
+``%%banana?``); all work is in ``core``. Errors a user can fix become ``UsageError``: one
+line, no traceback; ``%banana error`` shows the traceback that was kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import Markdown, display
+
+from . import secrets
+from .errors import BananaError, ImageInputError, OptionError
+from .session import session
+from .settings import settings
+from .subcommands import SUBCOMMANDS, TAKE_TEXT
+
+if TYPE_CHECKING:
+    from .chat import Chat
+    from .request import Item, Request
+    from .result import Result
+
+
+@magics_class
+class BananaMagics(Magics):
+    @magic_arguments()
+    @argument("-m", "--model", help="model id or alias: flash (default), flash2, pro")
+    @argument("-a", "--aspect", help="aspect ratio: 1:1 2:3 3:2 3:4 4:3 4:5 5:4 9:16 16:9 21:9")
+    @argument("-s", "--size", help="image size: 1K, 2K, 4K (2K/4K on flash2 and pro)")
+    @argument("-n", "--count", type=int, help="number of images, requested concurrently")
+    @argument("-o", "--out", metavar="NAME", help="also bind the result to this variable")
+    @argument(
+        "-i", "--image", action="append", default=[], metavar="NAME",
+        help="attach the image(s) held by this variable (repeatable)",
+    )  # fmt: skip
+    @argument("--save", metavar="PATH", help="save to a file, or into a folder for several")
+    @argument("--overwrite", action="store_true", help="let --save replace existing files")
+    @argument("--search", action="store_true", help="Google Search grounding (pro)")
+    @argument("--thoughts", action="store_true", help="show the model's thought summaries")
+    @argument(
+        "-c", "--chat", nargs="?", const="", default=None, metavar="NAME[@K]",
+        help="continue the current chat, or the chat NAME (started if new); NAME@K branches "
+        "a new thread from turn K of NAME",
+    )  # fmt: skip
+    @argument(
+        "--pick", type=int, metavar="K", help="with -c: continue from image K of the last turn"
+    )
+    @argument("--dry-run", action="store_true", help="show the request and its cost; send nothing")
+    @argument("--fresh", action="store_true", help="ask for a new sample even if one is cached")
+    @line_cell_magic
+    def banana(self, line: str, cell: str | None = None) -> None:
+        """Generate or edit images with Gemini (Nano Banana) from the cell's text.
+
+        The cell is the prompt; {name} inserts a notebook variable there (an image, or its
+        text), {{name}} is a literal {name}. A plain %%banana starts a new chat and
+        %%banana -c continues it ("now make it winter"). The result is displayed and bound
+        to _banana (and to -o NAME).
+
+        Line forms: %banana PROMPT (options first), and the commands
+        %banana key | offline [--if-no-key] | online | models | settings | error |
+        history [TEXT] | export FOLDER | usage | chats | chat [NAME] | undo [NAME] |
+        reset NAME|--all.
+        """
+        try:
+            self._dispatch(line, cell)
+        except BananaError as exc:
+            session().remember_error(exc)
+            raise UsageError(secrets.redact(str(exc))) from None
+
+    def _dispatch(self, line: str, cell: str | None) -> None:
+        word, _, rest = line.strip().partition(" ")
+        takes_options_only = not rest or rest.lstrip().startswith("-")
+        if cell is None and word in SUBCOMMANDS and (word in TAKE_TEXT or takes_options_only):
+            SUBCOMMANDS[word](self.shell, rest.strip())
+            return
+        if cell is None:
+            line, cell = split_options(_parser(), line)
+        self._generate(parse_argstring(self.banana, line), cell)
+
+    def _generate(self, args: argparse.Namespace, text: str) -> None:
+        from . import core
+
+        ns = self.shell.user_ns
+        chat = self._chat(args)
+        if args.pick is not None and args.chat is None:
+            raise OptionError("--pick goes with -c: it picks which image the chat continues from.")
+        items = self._items(text, args.image, ns)
+        request = core.prepare(
+            items, model=args.model, aspect=args.aspect, size=args.size, count=args.count,
+            search=args.search, thoughts=args.thoughts or None, chat=chat,
+        )  # fmt: skip
+        if args.dry_run:
+            display(core.dry_run(request, chat))
+            return
+        if args.out and not args.out.isidentifier():
+            raise OptionError(f"-o needs a Python variable name, not '{args.out}'.")
+        chats = session().chats
+        target = chat if chat is not None else chats.new(request.model.id)
+        result = self._call(request, target, args)
+        chats.add(target)
+        self._finish(result, args)
+
+    def _chat(self, args: argparse.Namespace) -> Chat | None:
+        """The chat ``-c`` names: current, NAME (new if unknown) or NAME@K (a new branch).
+
+        ``None`` means a plain cell: a new chat, registered only once its turn succeeded.
+        """
+        if args.chat is None:
+            return None
+        chats = session().chats
+        name, at, turn = args.chat.partition("@")
+        if at:
+            if not turn.isdigit():
+                raise OptionError(f"-c {args.chat}: write NAME@K with K a turn number, e.g. -c "
+                                  f"{name or 'chat1'}@2.")  # fmt: skip
+            return chats.branch(name or (chats.current or ""), int(turn))
+        if name:
+            return chats.chats.get(name) or chats.new(args.model or settings().model, name)
+        current = chats.current_chat()
+        if current is None:
+            print("No chat yet in this notebook: starting a new one.")
+        return current
+
+    def _items(self, text: str, image_names: list[str], ns: dict[str, Any]) -> list[Item]:
+        from .images import is_image_like
+        from .request import items_from_prompt
+
+        items = items_from_prompt(text, ns)
+        for name in image_names:
+            if name not in ns:
+                raise ImageInputError(name, "is not defined in the notebook (used with -i).")
+            if not is_image_like(ns[name]):
+                raise ImageInputError(
+                    name,
+                    f"holds a {type(ns[name]).__name__}, not an image (PIL image, numpy array, "
+                    "image bytes, Path or matplotlib figure).",
+                )
+            items.append((name, ns[name]))
+        return items
+
+    def _call(self, request: Request, chat: Chat, args: argparse.Namespace) -> Result:
+        from . import core
+        from .display import status_bundle
+
+        handle = None
+        if getattr(self.shell, "kernel", None) is not None:
+            handle = display(status_bundle(request.model.id, 0, request.count),
+                             raw=True, display_id=True)  # fmt: skip
+
+        def tick(seconds: float) -> None:
+            if handle is not None:
+                handle.update(status_bundle(request.model.id, seconds, request.count), raw=True)
+
+        try:
+            result = core.execute(request, chat, on_tick=tick, fresh=args.fresh, pick=args.pick)
+        except BaseException:
+            if handle is not None:
+                handle.update({"text/plain": ""}, raw=True)
+            raise
+        self._show(result, handle)
+        return result
+
+    def _show(self, result: Result, handle: Any) -> None:
+        from .display import result_bundle
+
+        data, meta = result_bundle(result, with_text=False)
+        if handle is not None:
+            handle.update(data, metadata=meta, raw=True)
+        else:
+            display(data, metadata=meta, raw=True)
+        if result.text:
+            display(Markdown(result.text))
+
+    def _finish(self, result: Result, args: argparse.Namespace) -> None:
+        ns = self.shell.user_ns
+        ns["_banana"] = result
+        if args.out:
+            ns[args.out] = result
+        if args.save:
+            saved = result.save(args.save, overwrite=args.overwrite)
+            where = saved[0] if len(saved) == 1 else f"{len(saved)} images in {saved[0].parent}"
+            print(f"Saved {where}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    return BananaMagics.banana.parser
+
+
+def split_options(parser: argparse.ArgumentParser, line: str) -> tuple[str, str]:
+    """Split ``%banana -n 2 a cat's hat`` into options and prompt without shell-quoting it."""
+    rest = line.strip()
+    taken: list[str] = []
+    while rest.startswith("-"):
+        token, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
+        action = parser._option_string_actions.get(token.split("=")[0])
+        if action is None:
+            raise UsageError(f"Unknown option {token}: see %banana? for the options.")
+        taken.append(token)
+        takes_value = action.nargs is None and not isinstance(action, _FLAG_ACTIONS)
+        if takes_value and "=" not in token:
+            value, rest = _next_word(rest)
+            taken.append(shlex.quote(value))
+    return " ".join(taken), rest
+
+
+_FLAG_ACTIONS = (argparse._StoreTrueAction, argparse._StoreConstAction)
+
+
+def _next_word(text: str) -> tuple[str, str]:
+    if not text:
+        raise UsageError("An option is missing its value: see %banana? for the options.")
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=False)
+    lexer.whitespace_split = True
+    try:
+        value = lexer.get_token() or ""
+    except ValueError as exc:
+        raise UsageError(f"Cannot read the option value: {exc}.") from None
+    return value, lexer.instream.read().lstrip()

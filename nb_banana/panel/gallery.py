@@ -1,0 +1,184 @@
+"""The panel's results, newest first: each image as received, with Save, copy and reuse buttons."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import keyword
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
+
+import ipywidgets as widgets
+
+from ..display import caption
+from ..errors import OptionError
+from ..result import Result
+from .references import Guard, Reference, Run, Say, reference
+from .style import styled
+
+# Older groups leave the page (the chat's timeline and the store still have them), so a long
+# session does not keep every full-size picture in the browser.
+MAX_GROUPS = 6
+_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+
+
+class Gallery:
+    """Result groups, newest first; ``use`` receives a result image picked as a reference."""
+
+    def __init__(
+        self,
+        namespace: MutableMapping[str, object],
+        use: Callable[[Reference], None],
+        run: Run,
+        say: Say,
+        guard: Guard,
+    ) -> None:
+        self._ns = namespace
+        self._use = use
+        self._run = run
+        self._say = say
+        self._guard = guard
+        self._suggested: set[str] = set()
+        self.results: list[Result] = []
+        self.widget = styled(widgets.VBox(), "nbb-group")
+
+    @property
+    def pictures(self) -> list[widgets.Image]:
+        """The result images on show, newest result first."""
+        return [card.children[0] for group in self.widget.children for card in _cards(group)]
+
+    def add(self, result: Result, number: int) -> None:
+        group = self._group(result, number)
+        kept = self.widget.children[: MAX_GROUPS - 1]
+        for old in self.widget.children[MAX_GROUPS - 1 :]:
+            close_tree(old)
+        self.widget.children = (group, *kept)
+        self.results = [result, *self.results[: MAX_GROUPS - 1]]
+
+    def _group(self, result: Result, number: int) -> widgets.Widget:
+        many = len(result.outputs) > 1
+        cards = [
+            self._card(result, i, f"result{number}_{i + 1}" if many else f"result{number}")
+            for i in range(len(result.outputs))
+        ]
+        lines = [f"<b>Result {number}</b> · {html.escape(caption(result))}"]
+        lines += [f"ℹ {html.escape(note)}" for note in result.all_notes]
+        parts: list[widgets.Widget] = [
+            styled(widgets.HTML("<br>".join(lines)), "nbb-muted"),
+            styled(widgets.HBox(cards), "nbb-strip"),
+        ]
+        if result.text:
+            parts.append(widgets.HTML(f'<div class="nbb-text">{html.escape(result.text)}</div>'))
+        if result.thoughts:
+            parts.append(styled(widgets.HTML(
+                f'<details><summary>Thoughts</summary><div class="nbb-text">'
+                f"{html.escape(result.thoughts)}</div></details>"
+            ), "nbb-muted"))  # fmt: skip
+        return styled(widgets.VBox(parts), "nbb-section")
+
+    def _card(self, result: Result, index: int, label: str) -> widgets.Widget:
+        out = result.outputs[index]
+        picture = styled(
+            widgets.Image(value=out.data, format=out.mime_type.split("/")[-1]), "nbb-picture"
+        )
+        path = widgets.Text(value=self._free_path(out.mime_type), layout=_grow())
+        name = widgets.Text(value=self._free_name(), layout=_grow())
+        save = _button("Save", "save", "Write this image to the file named on the left")
+        copy = _button("To variable", "code", "Bind this image (a PIL image) to the name")
+        use = _button("Use as reference", "plus", "Send this image with the next prompt")
+        follow = _button(
+            "Continue from this", "reply", "Send this image first with the next Continue only"
+        )
+        save.on_click(self._guard(lambda _: self._save(result, index, path)))
+        copy.on_click(self._guard(lambda _: self._bind(result, index, name)))
+        use.on_click(self._guard(lambda _: self._run(self._reuse, label, out.data, False)))
+        follow.on_click(self._guard(lambda _: self._run(self._reuse, label, out.data, True)))
+        rows = [_row(path, save), _row(name, copy), _row(use, follow)]
+        info = styled(widgets.HTML(f"{label} · {out.width}×{out.height}"), "nbb-muted")
+        return styled(widgets.VBox([picture, info, *rows]), "nbb-card")
+
+    def _save(self, result: Result, index: int, path: widgets.Text) -> None:
+        """``Result.save`` for this one image: an existing file is never replaced."""
+        target = path.value.strip()
+        if not target:
+            raise OptionError("Write a file name to save to, e.g. banana.png.")
+        saved = only(result, index).save(target)
+        where = saved[0] if len(saved) == 1 else f"{len(saved)} images in {saved[0].parent}"
+        self._say(f"Saved {where}.", "ok")
+        path.value = self._free_path(result.outputs[index].mime_type)
+
+    def _bind(self, result: Result, index: int, name: widgets.Text) -> None:
+        var = name.value.strip()
+        if not var.isidentifier() or keyword.iskeyword(var):
+            raise OptionError(
+                f"'{var}' is not a Python variable name: use letters, digits and _, "
+                "not starting with a digit."
+            )
+        image = result.images[index]
+        self._ns[var] = image
+        self._say(f"{var} = PIL image {image.width}×{image.height} ({image.mode}).", "ok")
+        name.value = self._free_name()
+
+    def _reuse(self, label: str, data: bytes, once: bool) -> None:
+        self._use(reference(label, data, once=once))
+        if once:
+            self._say(f"The next Continue sends {label} first, then the chat moves on.", "idle")
+        else:
+            self._say(f"{label} is a reference now: it goes with every prompt until removed.",
+                      "idle")  # fmt: skip
+
+    def _free_path(self, mime_type: str) -> str:
+        ext = _EXTENSIONS.get(mime_type, ".png")
+        number = 1
+        while (candidate := f"banana-{number}{ext}") in self._suggested or Path(
+            candidate
+        ).exists():
+            number += 1
+        self._suggested.add(candidate)
+        return candidate
+
+    def _free_name(self) -> str:
+        number = 1
+        while (candidate := f"banana_image{number}") in self._suggested or candidate in self._ns:
+            number += 1
+        self._suggested.add(candidate)
+        return candidate
+
+
+def only(result: Result, index: int) -> Result:
+    """The result narrowed to its ``index``-th image, so ``Result.save`` writes just that one."""
+    if len(result.outputs) == 1:
+        return result
+    seen = 0
+    for reply in result.replies:
+        if index < seen + len(reply.images):
+            one = dataclasses.replace(reply, images=(reply.images[index - seen],))
+            return dataclasses.replace(result, replies=(one,))
+        seen += len(reply.images)
+    raise IndexError(index)
+
+
+def close_tree(widget: widgets.Widget) -> None:
+    """Close a widget and everything inside it, so the kernel forgets their comms."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()
+
+
+def _cards(group: widgets.Widget) -> tuple[widgets.Widget, ...]:
+    return group.children[1].children
+
+
+def _grow() -> widgets.Layout:
+    return widgets.Layout(flex="1 1 auto", width="auto", min_width="0")
+
+
+def _button(description: str, icon: str, tooltip: str) -> widgets.Button:
+    return widgets.Button(
+        description=description, icon=icon, tooltip=tooltip,
+        layout=widgets.Layout(flex="1 1 auto", width="auto"),
+    )  # fmt: skip
+
+
+def _row(*items: widgets.Widget) -> widgets.Widget:
+    return styled(widgets.HBox(list(items)), "nbb-row")

@@ -1,0 +1,195 @@
+"""The images sent after the prompt: picked from notebook variables, uploaded, or from results.
+
+Each reference is checked and encoded the way a request would encode it (``images.py``) when
+it is added, so a bad file says so at once and the thumbnail shows what will be sent.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as widgets
+
+from .. import images
+from ..errors import BananaError
+from ..models import ModelSpec
+from .style import styled
+from .thumbs import thumbnail
+
+ACCEPT = ".png,.jpg,.jpeg,.webp,image/png,image/jpeg,image/webp"
+# Background work, a one-line message, and a wrapper that turns failures into that message.
+Run = Callable[..., None]
+Say = Callable[[str, str], None]
+Guard = Callable[[Callable[..., None]], Callable[..., None]]
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """One chosen image value and the name it is sent (and shown in captions) as.
+
+    ``once`` marks a result picked with "Continue from this": it goes with the next call
+    only, since after that the chat's history holds it.
+    """
+
+    name: str
+    value: object
+    thumb: bytes
+    images: int = 1
+    once: bool = False
+
+
+def reference(name: str, value: object, *, once: bool = False) -> Reference:
+    """Encode ``value`` as a request would (same checks, same errors) and keep a thumbnail."""
+    encoded = images.encode_images([(name, value)])[0]
+    return Reference(name, value, thumbnail(encoded[0].data), len(encoded), once)
+
+
+def notebook_images(namespace: Mapping[str, object]) -> list[tuple[str, object]]:
+    """The notebook's variables that hold images; ``_``-names are IPython's, not the user's."""
+    return [
+        (name, value)
+        for name, value in list(namespace.items())
+        if not name.startswith("_") and images.is_image_like(value)
+    ]
+
+
+class ReferenceTray:
+    """Chosen references (each with ×), an upload button, and a strip of notebook images."""
+
+    def __init__(self, namespace: Mapping[str, object], run: Run, say: Say, guard: Guard):
+        self._ns = namespace
+        self._run = run
+        self._say = say
+        self._guard = guard
+        self._lock = threading.Lock()
+        self._chosen: list[Reference] = []
+        self._chips: dict[Reference, widgets.Widget] = {}
+        self._limit = (3, "")
+        self.count = styled(widgets.HTML(), "nbb-muted")
+        self.upload = widgets.FileUpload(
+            accept=ACCEPT, multiple=True, description="Upload", icon="upload",
+            tooltip="Add PNG, JPEG or WebP files as references",
+        )  # fmt: skip
+        self.scan_button = widgets.Button(
+            description="Notebook images", icon="refresh",
+            tooltip="Show the images held by this notebook's variables",
+        )  # fmt: skip
+        self.chosen_box = styled(widgets.HBox(), "nbb-strip")
+        self.found_box = styled(widgets.HBox(), "nbb-strip")
+        self.found_label = styled(widgets.HTML(), "nbb-muted")
+        self.upload.observe(guard(self._on_upload), names="value")
+        self.scan_button.on_click(guard(lambda _: run(self._scan)))
+        header = widgets.HBox(
+            [widgets.HTML("<b>References</b>"), self.count, self.upload, self.scan_button]
+        )
+        self.widget = styled(
+            widgets.VBox(
+                [styled(header, "nbb-row"), self.chosen_box, self.found_label, self.found_box]
+            ),
+            "nbb-section",
+        )
+        self._render()
+
+    @property
+    def chosen(self) -> list[Reference]:
+        with self._lock:
+            return list(self._chosen)
+
+    def add(self, ref: Reference) -> None:
+        """Append ``ref``; one from "Continue from this" goes first and replaces an earlier one."""
+        with self._lock:
+            kept = [r for r in self._chosen if r.name != ref.name and not (ref.once and r.once)]
+            self._chosen = [ref, *kept] if ref.once else [*kept, ref]
+        self._render()
+
+    def remove(self, ref: Reference) -> None:
+        with self._lock:
+            self._chosen = [r for r in self._chosen if r is not ref]
+        self._render()
+
+    def drop_sent_once(self, sent: Sequence[Reference]) -> None:
+        """After a successful call: one-time references have done their job."""
+        with self._lock:
+            self._chosen = [r for r in self._chosen if not (r.once and r in sent)]
+        self._render()
+
+    def set_model(self, spec: ModelSpec) -> None:
+        self._limit = (spec.max_input_images, spec.name)
+        self._render()
+
+    def _render(self) -> None:
+        with self._lock:
+            chosen = list(self._chosen)
+            self._chips = {r: self._chips.get(r) or self._chip(r) for r in chosen}
+            self.chosen_box.children = [self._chips[r] for r in chosen]
+        self._show_count(sum(r.images for r in chosen))
+
+    def _show_count(self, n: int) -> None:
+        limit, model = self._limit
+        if not n:
+            self.count.value = "none yet: upload, pick a notebook image, or use a result"
+        elif n > limit:
+            self.count.value = (
+                f'<span class="nbb-over">{n} images: {model} takes at most {limit}; '
+                "remove some or choose a model that takes 14</span>"
+            )
+        else:
+            self.count.value = f"{n} of {limit} images"
+
+    def _chip(self, ref: Reference) -> widgets.Widget:
+        remove = widgets.Button(
+            description="×", tooltip=f"Remove {ref.name}", layout=widgets.Layout(width="28px")
+        )
+        remove.on_click(self._guard(lambda _: self.remove(ref)))
+        label = ref.name + (f" ({ref.images})" if ref.images > 1 else "")
+        caption = widgets.HTML(
+            f'<span title="{html.escape(label)}">{html.escape(_short(label))}</span>'
+        )
+        title = widgets.HBox([caption, remove], layout=widgets.Layout(align_items="center"))
+        thumb = styled(widgets.Image(value=ref.thumb, format="png"), "nbb-thumb")
+        return styled(widgets.VBox([thumb, title]), "nbb-chip")
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = list(change["new"])
+        if not files:
+            return
+        self.upload.value = ()
+        self._run(self._add_files, [(f["name"], bytes(f["content"])) for f in files])
+
+    def _add_files(self, files: list[tuple[str, bytes]]) -> None:
+        for name, data in files:
+            self.add(reference(name, data))
+        self._say(f"Added {', '.join(name for name, _ in files)} as references.", "idle")
+
+    def _scan(self) -> None:
+        """Thumbnail every image variable; a value that cannot be encoded is named, not fatal."""
+        found, unusable = [], []
+        for name, value in notebook_images(self._ns):
+            try:
+                found.append(reference(name, value))
+            except (BananaError, OSError, ValueError):
+                unusable.append(name)
+        self.found_box.children = [self._pick_chip(ref) for ref in found]
+        note = f" ({', '.join(unusable)} could not be read)" if unusable else ""
+        self.found_label.value = (
+            f"In the notebook: click one to add it{note}"
+            if found
+            else f"No images in the notebook's variables yet{note}."
+        )
+
+    def _pick_chip(self, ref: Reference) -> widgets.Widget:
+        add = widgets.Button(
+            description=_short(ref.name), icon="plus", tooltip=f"Send {ref.name} with the prompt",
+            layout=widgets.Layout(width="96px"),
+        )  # fmt: skip
+        add.on_click(self._guard(lambda _: self.add(ref)))
+        thumb = styled(widgets.Image(value=ref.thumb, format="png"), "nbb-thumb")
+        return styled(widgets.VBox([thumb, add]), "nbb-chip")
+
+
+def _short(text: str, limit: int = 12) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,64 @@
+"""Screen-sized previews, so a notebook carries ~100 KB per picture instead of a full PNG.
+
+The display shows the preview; ``Result.images``, ``--save`` and the store keep the
+original bytes as received.
+"""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from PIL import Image
+
+# Below this a reply's own bytes are already light enough to embed as they are.
+_SMALL_ENOUGH = 160_000
+_QUALITY = 85
+
+
+@dataclass(frozen=True)
+class Preview:
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+
+
+def make_preview(data: bytes, mime_type: str, max_px: int) -> Preview:
+    """Downscale to ``max_px`` on the longest side and re-encode (JPEG, WebP with alpha)."""
+    with Image.open(io.BytesIO(data)) as img:
+        width, height = img.size
+        if len(data) <= _SMALL_ENOUGH and max(width, height) <= max_px:
+            return Preview(data, mime_type, width, height)
+        factor = max(1, -(-max(width, height) // max_px))
+        small = img.reduce(factor) if factor > 1 else img.copy()
+    if max(small.size) > max_px:
+        small.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    if small.mode in ("RGBA", "LA", "P"):
+        small.save(buffer, format="WEBP", quality=_QUALITY, method=0)
+        mime = "image/webp"
+    else:
+        small.convert("RGB").save(buffer, format="JPEG", quality=_QUALITY, optimize=False)
+        mime = "image/jpeg"
+    return Preview(buffer.getvalue(), mime, *small.size)
+
+
+def make_previews(images: list[tuple[bytes, str]], max_px: int) -> list[Preview]:
+    """Several at once: Pillow releases the GIL while decoding and encoding."""
+    if len(images) == 1:
+        return [make_preview(*images[0], max_px)]
+    with ThreadPoolExecutor(max_workers=min(4, len(images))) as pool:
+        return list(pool.map(lambda item: make_preview(*item, max_px), images))
+
+
+def thumbnail_b64(data: bytes, px: int = 192) -> str:
+    """A small JPEG as base64, for listings (history, chats, timelines)."""
+    import base64
+
+    with Image.open(io.BytesIO(data)) as img:
+        img.thumbnail((px, px))
+        buffer = io.BytesIO()
+        img.convert("RGB").save(buffer, format="JPEG", quality=80)
+    return base64.b64encode(buffer.getvalue()).decode()

@@ -1,0 +1,178 @@
+"""Prompt pieces + options -> a validated ``Request``, checked against the model table.
+
+Everything a user can get wrong is caught here, before a byte is sent: unknown
+``{name}``, values that are not images, too many or unusable images, options the model
+does not have. The SDK is not imported here; ``wire`` turns a ``Request`` into SDK types.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from . import images
+from .errors import ImageInputError, OptionError, PromptError
+from .models import MODELS, ModelSpec, UnknownModel, resolve_model
+from .options import normalise_aspect, normalise_size
+from .prompt import Ref, parse
+
+
+@dataclass(frozen=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image to send, with the name the user knows it by (for notes and dry runs)."""
+
+    image: images.EncodedImage
+    label: str
+
+
+Part = TextPart | ImagePart
+# What callers hand in: literal text, or (name, value) for a value to send as image(s).
+Item = str | tuple[str, object]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One turn to send: the parts in prompt order and the options, already validated."""
+
+    model: ModelSpec
+    parts: tuple[Part, ...]
+    aspect: str
+    size: str
+    count: int = 1
+    search: bool = False
+    thoughts: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def images(self) -> list[ImagePart]:
+        return [p for p in self.parts if isinstance(p, ImagePart)]
+
+    @property
+    def text(self) -> str:
+        """The prompt's text with each image shown as ``[name]``, for captions and history."""
+        return "".join(p.text if isinstance(p, TextPart) else f"[{p.label}]" for p in self.parts)
+
+
+def items_from_prompt(text: str, namespace: Mapping[str, object]) -> list[Item]:
+    """Resolve the ``{name}`` references of cell text against the notebook's variables."""
+    items: list[Item] = []
+    for segment in parse(text):
+        if isinstance(segment, Ref):
+            items.append(_resolve_ref(segment.name, namespace))
+        else:
+            items.append(segment)
+    return items
+
+
+def _resolve_ref(name: str, namespace: Mapping[str, object]) -> Item:
+    if name not in namespace:
+        visible = [k for k in namespace if not k.startswith("_")]
+        close = difflib.get_close_matches(name, visible, n=3)
+        hint = f" Did you mean {', '.join('{' + c + '}' for c in close)}?" if close else ""
+        raise PromptError(
+            f"{{{name}}} is not defined in the notebook.{hint} "
+            f"Define it first, or write {{{{{name}}}}} for a literal {{{name}}}."
+        )
+    value = namespace[name]
+    if images.is_image_like(value):
+        return (name, value)
+    if inspect.ismodule(value) or inspect.isroutine(value) or inspect.isclass(value):
+        kind = "module" if inspect.ismodule(value) else "function or class"
+        raise PromptError(
+            f"{{{name}}} is a {kind}, not an image or text; "
+            f"write {{{{{name}}}}} for a literal {{{name}}}."
+        )
+    return str(value)
+
+
+def build_request(
+    items: Sequence[Item],
+    *,
+    model: str,
+    aspect: str,
+    size: str,
+    count: int = 1,
+    search: bool = False,
+    thoughts: bool = False,
+) -> Request:
+    """Validate options for the model, encode the images, and assemble the parts in order."""
+    spec = _model(model)
+    aspect, size = _check_options(spec, aspect, size, count, search, thoughts)
+    parts = _encode_parts(items)
+    _check_parts(spec, parts)
+    notes = [p.image.note for p in parts if isinstance(p, ImagePart) and p.image.note]
+    if not spec.known:
+        notes.insert(0, f"{spec.id} is not in nb_banana's model table: its limits are not checked.")
+    return Request(spec, tuple(parts), aspect, size, count, search, thoughts, tuple(notes))
+
+
+def _model(name: str) -> ModelSpec:
+    try:
+        return resolve_model(name)
+    except UnknownModel as exc:
+        raise OptionError(str(exc)) from None
+
+
+def _check_options(
+    spec: ModelSpec, aspect: str, size: str, count: int, search: bool, thoughts: bool
+) -> tuple[str, str]:
+    try:
+        size = normalise_size(size)
+        aspect = normalise_aspect(aspect) if spec.known else aspect.strip()
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+    if size not in spec.sizes:
+        bigger = [m.aliases[0] for m in _models_with_size(size)]
+        raise OptionError(
+            f"{spec.id} makes {'/'.join(spec.sizes)} images only; for {size} use "
+            f"{' or '.join('-m ' + a for a in bigger)}."
+        )
+    if search and not spec.search:
+        raise OptionError(f"--search (Google Search grounding) is not available on {spec.id}; "
+                          "use -m pro.")  # fmt: skip
+    if thoughts and not spec.thinking:
+        raise OptionError(f"--thoughts needs a thinking model; {spec.id} has none: use -m pro.")
+    if not 1 <= count <= 16:
+        raise OptionError(f"-n/--count must be between 1 and 16, not {count}.")
+    return aspect, size
+
+
+def _models_with_size(size: str) -> list[ModelSpec]:
+    return [m for m in MODELS if size in m.sizes]
+
+
+def _encode_parts(items: Sequence[Item]) -> list[Part]:
+    named = [item for item in items if isinstance(item, tuple)]
+    encoded = iter(images.encode_images(named))
+    parts: list[Part] = []
+    for item in items:
+        if isinstance(item, tuple):
+            parts.extend(ImagePart(image, item[0]) for image in next(encoded))
+        elif parts and isinstance(parts[-1], TextPart):
+            parts[-1] = TextPart(parts[-1].text + item)
+        elif item:
+            parts.append(TextPart(item))
+    return parts
+
+
+def _check_parts(spec: ModelSpec, parts: list[Part]) -> None:
+    has_text = any(isinstance(p, TextPart) and p.text.strip() for p in parts)
+    n_images = sum(isinstance(p, ImagePart) for p in parts)
+    if not has_text and not n_images:
+        raise PromptError(
+            "The prompt is empty: write what to draw in the cell below %%banana, "
+            "e.g. 'a lighthouse at dawn, watercolour'."
+        )
+    if spec.known and n_images > spec.max_input_images:
+        raise ImageInputError(
+            "images",
+            f"{n_images} images given; {spec.id} takes at most {spec.max_input_images}"
+            + (" (use -m pro for up to 14)." if spec.max_input_images < 14 else "."),
+        )

@@ -1,0 +1,57 @@
+"""What one kernel remembers between cells: its chats and the last failure's details."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from . import secrets
+from .chat import Chats, notebook_scope
+
+if TYPE_CHECKING:
+    from .result import Result
+
+
+@dataclass
+class Session:
+    last_error: str | None = None
+    _chats: Chats | None = field(default=None, repr=False)
+    calls: int = 0
+    cached: int = 0
+    images: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+
+    @property
+    def chats(self) -> Chats:
+        """The notebook's chats, loaded from the store on first use (so they survive restarts)."""
+        if self._chats is None:
+            from .settings import settings
+            from .store import open_store_or_none
+
+            self._chats = Chats(open_store_or_none(settings().store), notebook_scope())
+        return self._chats
+
+    def account(self, result: Result) -> None:
+        """Add a finished call to this kernel's running totals (``%banana usage``, panel)."""
+        self.calls += 1
+        self.cached += result.cached
+        self.images += len(result.outputs)
+        self.tokens += 0 if result.cached else result.usage.total_tokens
+        self.cost += result.cost
+
+    def remember_error(self, exc: BaseException) -> None:
+        """Keep the full traceback, key masked, for ``%banana error``."""
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.last_error = secrets.redact(text)
+
+
+_session: Session | None = None
+
+
+def session() -> Session:
+    global _session
+    if _session is None:
+        _session = Session()
+    return _session

@@ -1,0 +1,160 @@
+"""The generateContent endpoint, free of HTTP plumbing: path, key, body and fault in, answer out.
+
+The order of checks follows what the real service appears to do (docs/simulator.md says
+where that is a guess): the key, then the body's JSON and field names, then the model,
+then the request's rules; a fault that stands for a server or network failure answers
+before any of that, a fault that stands for a model's reply shapes a valid request's reply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from .faults import Fault
+from .rejections import JSON_TYPE, Rejection, invalid
+from .replies import (
+    UNDECODABLE_IMAGE,
+    blocked_reply,
+    empty_reply,
+    image_reply,
+    refusal_reply,
+    text_reply,
+)
+from .schema import normalise
+from .validate import ImageRequest, find_model, read_request
+
+MAX_REQUEST_BYTES = 20 * 1024 * 1024  # the API's limit on a whole inline request
+_PATH = re.compile(r"/(v1|v1beta)/models/([^/:]+):generateContent")
+_NO_KEY = (
+    "Method doesn't allow unregistered callers (callers without established identity). "
+    "Please use API Key or other form of API consumer identity to call this API."
+)
+_BAD_KEY = "API key not valid. Please pass a valid API key."
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer; ``cut`` sends half the body and closes the connection."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = JSON_TYPE
+    cut: bool = False
+
+    @classmethod
+    def json(cls, status: int, data: Any) -> Answer:
+        return cls(status, json.dumps(data, indent=2, ensure_ascii=False).encode())
+
+    @classmethod
+    def error(cls, rejection: Rejection) -> Answer:
+        return cls(rejection.code, rejection.body(), rejection.headers)
+
+
+def route(path: str) -> tuple[str, str] | None:
+    """``(api_version, model)`` for a generateContent path, ``None`` for any other path."""
+    match = _PATH.fullmatch(path)
+    return (match.group(1), unquote(match.group(2))) if match else None
+
+
+def generate_content(
+    api_version: str,
+    model_id: str,
+    key: str,
+    expected_key: str | None,
+    body: bytes,
+    fault: Fault | None,
+) -> Answer:
+    """The answer to one generateContent request, with ``fault`` (if any) applied."""
+    if fault is not None and fault.kind == "http":
+        return Answer.error(_http_fault(fault))
+    if fault is not None and fault.kind == "malformed_json":
+        return Answer(200, b'{"candidates": [{"content": <html>Service hiccup</html>')
+    try:
+        request = _checked_request(api_version, model_id, key, expected_key, body)
+        answer = Answer.json(200, _reply(request, fault))
+    except Rejection as rejection:
+        answer = Answer.error(rejection)
+    if fault is not None and fault.kind == "drop":
+        return Answer(answer.status, answer.body, answer.headers, answer.content_type, cut=True)
+    return answer
+
+
+def _checked_request(
+    api_version: str, model_id: str, key: str, expected_key: str | None, body: bytes
+) -> ImageRequest:
+    if not key:
+        raise Rejection(403, _NO_KEY)
+    if expected_key is not None and key != expected_key:
+        raise Rejection(400, _BAD_KEY, details=_bad_key_details())
+    if len(body) > MAX_REQUEST_BYTES:
+        raise invalid(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
+    normalised = normalise(_parse_json(body), api_version)
+    spec = find_model(model_id, api_version)
+    return read_request(normalised, spec, api_version)
+
+
+def _parse_json(body: bytes) -> Any:
+    """The body as JSON; an empty body reads as ``{}``, which then lacks ``contents``."""
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise invalid("Invalid JSON payload received. Invalid UTF-8 in the body.") from exc
+    except json.JSONDecodeError as exc:
+        raise invalid(
+            "Invalid JSON payload received. Unexpected token "
+            f"at line {exc.lineno}, column {exc.colno}."
+        ) from exc
+
+
+def _reply(request: ImageRequest, fault: Fault | None) -> dict[str, Any]:
+    if fault is None:
+        return image_reply(request)
+    if fault.kind == "block":
+        return blocked_reply(request, fault.reason or "SAFETY")
+    if fault.kind == "finish":
+        return refusal_reply(request, fault.reason or "OTHER")
+    if fault.kind == "text_only":
+        return text_reply(request, fault.text or "")
+    if fault.kind == "empty_candidates":
+        return empty_reply(request)
+    if fault.kind == "bad_image":
+        return image_reply(request, image=UNDECODABLE_IMAGE)
+    return image_reply(request)  # slow and drop change the delivery, not the reply
+
+
+def _http_fault(fault: Fault) -> Rejection:
+    status = fault.status or 500
+    if fault.retry_after is None:
+        return Rejection(status, fault.message)
+    seconds = f"{fault.retry_after:g}"
+    return Rejection(
+        status,
+        fault.message,
+        details=(
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{seconds}s"},
+        ),
+        headers=(("Retry-After", seconds),),
+    )
+
+
+def _bad_key_details() -> tuple[dict[str, Any], ...]:
+    return (
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "API_KEY_INVALID",
+            "domain": "googleapis.com",
+            "metadata": {"service": "generativelanguage.googleapis.com"},
+        },
+        {
+            "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+            "locale": "en-US",
+            "message": _BAD_KEY,
+        },
+    )

@@ -1,0 +1,208 @@
+"""The JSON bodies of successful (HTTP 200) answers: a normal reply and the reply-shaped faults.
+
+A normal reply is what ``gemini-*-image`` models send: an optional pair of thought parts,
+a short text, one PNG, ``finishReason: STOP``, token usage, the model version and an id.
+The faults that the API delivers with status 200 (a blocked prompt, a refused image, a
+text-only answer, no candidates, an undecodable image) are built here too, from the same
+request, so that everything but the injected difference is what a real reply would hold.
+Token counts follow Google's published figures; they are estimates, not a tokenizer.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+from ..models import ModelSpec
+from . import signatures
+from .render import Scene, render_png
+from .validate import ImageRequest
+
+# Not an image: what Fault.bad_image puts in inlineData (a PNG signature, then no chunks).
+UNDECODABLE_IMAGE = b"\x89PNG\r\n\x1a\n" + b"this is not image data " * 8
+_SHORT_PROMPT = 60
+
+
+def image_reply(request: ImageRequest, *, image: bytes | None = None) -> dict[str, Any]:
+    """The normal reply; ``image`` replaces the rendered PNG (for ``Fault.bad_image``)."""
+    text = _answer_text(request) if "TEXT" in request.modalities else None
+    picture = None
+    if "IMAGE" in request.modalities:
+        picture = image if image is not None else render_png(_scene(request))
+    parts = _answer_parts(request, text, picture)
+    return _with_candidate(request, parts, "STOP", text=text or "", images=int(bool(picture)))
+
+
+def text_reply(request: ImageRequest, text: str) -> dict[str, Any]:
+    """A STOP reply whose only answer is ``text`` (``Fault.text_only``)."""
+    parts = _answer_parts(request, text, None)
+    return _with_candidate(request, parts, "STOP", text=text, images=0)
+
+
+def refusal_reply(request: ImageRequest, reason: str) -> dict[str, Any]:
+    """One candidate that stopped with ``reason`` and holds no parts (``Fault.finish``)."""
+    reply = _with_candidate(request, None, reason, text="", images=0)
+    reply["candidates"][0]["finishMessage"] = (
+        f"The model output could not be generated ({reason}). This reply was injected "
+        "by the nb_banana simulator."
+    )
+    return reply
+
+
+def blocked_reply(request: ImageRequest, reason: str) -> dict[str, Any]:
+    """No candidates and ``promptFeedback.blockReason`` (``Fault.block``)."""
+    return {
+        "promptFeedback": {"blockReason": reason},
+        "usageMetadata": _usage(request, text="", images=0, thoughts=""),
+        **_identity(request),
+    }
+
+
+def empty_reply(request: ImageRequest) -> dict[str, Any]:
+    """``"candidates": []`` with no block reason (``Fault.empty_candidates``)."""
+    return {
+        "candidates": [],
+        "usageMetadata": _usage(request, text="", images=0, thoughts=""),
+        **_identity(request),
+    }
+
+
+def _with_candidate(
+    request: ImageRequest,
+    parts: list[dict[str, Any]] | None,
+    reason: str,
+    *,
+    text: str,
+    images: int,
+) -> dict[str, Any]:
+    content: dict[str, Any] = {"role": "model"}
+    if parts is not None:
+        content["parts"] = parts
+    thoughts = (
+        " ".join(p["text"] for p in _thought_parts(request)) if request.model.thinking else ""
+    )
+    return {
+        "candidates": [{"content": content, "finishReason": reason, "index": 0}],
+        "usageMetadata": _usage(request, text=text, images=images, thoughts=thoughts),
+        **_identity(request),
+    }
+
+
+def _identity(request: ImageRequest) -> dict[str, str]:
+    """``modelVersion`` and a ``responseId`` derived from the request, so replies repeat."""
+    response_id = base64.urlsafe_b64encode(request.fingerprint[:16]).decode().rstrip("=")
+    return {"modelVersion": request.model.id, "responseId": response_id}
+
+
+def _scene(request: ImageRequest) -> Scene:
+    width, height = request.model.pixels(request.aspect, request.size)
+    label = f"{request.model.id} · {request.aspect} · {request.size} · turn {request.turn}"
+    return Scene(width, height, request.prompt, label, request.inputs, request.previous)
+
+
+def _short(prompt: str) -> str:
+    text = " ".join(prompt.split()) or "your picture"
+    return text if len(text) <= _SHORT_PROMPT else text[: _SHORT_PROMPT - 1].rstrip() + "…"
+
+
+def _answer_text(request: ImageRequest) -> str:
+    if "IMAGE" not in request.modalities:
+        width, height = request.model.pixels(request.aspect, request.size)
+        return (
+            f"(Simulated, text only.) An image of “{_short(request.prompt)}” would be "
+            f"{width}×{height} pixels."
+        )
+    if request.turn > 1:
+        return f"Here is the updated image: “{_short(request.prompt)}”."
+    return f"Here is your image of “{_short(request.prompt)}”."
+
+
+def _thought_parts(request: ImageRequest) -> list[dict[str, Any]]:
+    """What a thinking model shows of its plan when asked to include thoughts."""
+    plan = (
+        f"**Planning the picture**\n\nThe request is “{_short(request.prompt)}”. "
+        f"I'll compose it at {request.aspect} and {request.size}."
+    )
+    if request.search:
+        plan += " I'll check Google Search for current details first."
+    parts = [{"text": plan, "thought": True}]
+    if request.inputs or request.previous:
+        source = (
+            f"the {len(request.inputs)} reference image(s)" if request.inputs else "my last image"
+        )
+        parts.append(
+            {
+                "text": f"**Working from the references**\n\nI'll start from {source} "
+                "and change only what was asked.",
+                "thought": True,
+            }
+        )
+    return parts
+
+
+def _answer_parts(
+    request: ImageRequest, text: str | None, image: bytes | None
+) -> list[dict[str, Any]]:
+    """Thoughts (if asked for), then the text and the image, signed as Gemini 3 models sign:
+    the first answer part and every image part carry a ``thoughtSignature``."""
+    parts = _thought_parts(request) if request.include_thoughts else []
+    model = request.model
+    if text is not None:
+        parts.append({"text": text})
+        if model.signatures:
+            parts[-1]["thoughtSignature"] = signatures.sign_b64(model.id, text.encode())
+    if image is not None:
+        parts.append({"inlineData": {"mimeType": "image/png", "data": _b64(image)}})
+        if model.signatures:
+            parts[-1]["thoughtSignature"] = signatures.sign_b64(model.id, image)
+    return parts
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _tokens(chars: int) -> int:
+    return math.ceil(chars / 4)
+
+
+def _input_image_tokens(model: ModelSpec) -> int:
+    """Tokens per input image: 258 for Gemini 2.5 Flash, 560 for the Gemini 3 models."""
+    return 560 if model.id.startswith("gemini-3") else 258
+
+
+def _output_image_tokens(model: ModelSpec, size: str) -> int:
+    """Tokens per output image: 1290 for Flash; 1120 at 1K/2K and 2000 at 4K for Gemini 3."""
+    if not model.id.startswith("gemini-3"):
+        return 1290
+    return 2000 if size == "4K" else 1120
+
+
+def _usage(request: ImageRequest, *, text: str, images: int, thoughts: str) -> dict[str, Any]:
+    prompt_text = _tokens(request.prompt_chars)
+    prompt_images = request.prompt_images * _input_image_tokens(request.model)
+    answer_text = _tokens(len(text))
+    answer_images = images * _output_image_tokens(request.model, request.size)
+    thought_tokens = _tokens(len(thoughts))
+    usage: dict[str, Any] = {
+        "promptTokenCount": prompt_text + prompt_images,
+        "totalTokenCount": prompt_text
+        + prompt_images
+        + answer_text
+        + answer_images
+        + thought_tokens,
+        "promptTokensDetails": _details(prompt_text, prompt_images),
+    }
+    # Protobuf JSON leaves out zero counts, so a reply without output has no candidate counts.
+    if answer_text or answer_images:
+        usage["candidatesTokenCount"] = answer_text + answer_images
+        usage["candidatesTokensDetails"] = _details(answer_text, answer_images)
+    if thought_tokens:
+        usage["thoughtsTokenCount"] = thought_tokens
+    return usage
+
+
+def _details(text: int, image: int) -> list[dict[str, Any]]:
+    counts = (("TEXT", text), ("IMAGE", image))
+    return [{"modality": name, "tokenCount": count} for name, count in counts if count]

@@ -1,0 +1,254 @@
+"""The rules a generateContent request must pass, and what a passing one asks for.
+
+``read_request`` takes a body already through ``schema.normalise`` (camelCase keys, types
+checked) and either raises the ``Rejection`` the real API would send or returns an
+``ImageRequest``: the few facts the reply is built from. The limits come from
+``nb_banana.models``, the same table the extension checks before sending, so a request
+the extension lets through and the simulator refuses shows a disagreement between the two.
+Messages copy the API's wording where it is known; docs/simulator.md lists the guesses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from ..models import ASPECT_RATIOS, INPUT_MIME_TYPES, MAX_INPUT_IMAGE_BYTES, MODELS, ModelSpec
+from . import signatures
+from .rejections import Rejection, field_violation, invalid
+from .schema import PART_DATA_FIELDS, decode_base64, snake
+
+DEFAULT_ASPECT = "1:1"
+DEFAULT_SIZE = "1K"
+_MODALITIES = ("TEXT", "IMAGE")
+_OTHER_MODALITIES = ("AUDIO", "MODALITY_UNSPECIFIED")
+_SEARCH_TOOLS = ("googleSearch",)
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """A valid request, reduced to what the reply depends on (and nothing else, for determinism)."""
+
+    model: ModelSpec
+    aspect: str
+    size: str
+    modalities: frozenset[str]
+    include_thoughts: bool
+    search: bool
+    turn: int  # how many user contents the conversation has, this one included
+    prompt: str  # the text of the latest user turn
+    inputs: tuple[bytes, ...]  # the images of the latest user turn, in order
+    previous: bytes | None  # the last image the model sent before the latest user turn
+    prompt_chars: int
+    prompt_images: int
+    fingerprint: bytes
+
+
+def find_model(model_id: str, api_version: str) -> ModelSpec:
+    """The spec for a model id in the path; the API's 404 for any id it does not serve."""
+    for spec in MODELS:
+        if spec.id == model_id:
+            return spec
+    raise Rejection(
+        404,
+        f"models/{model_id} is not found for API version {api_version}, or is not supported "
+        "for generateContent. Call ListModels to see the list of available models and their "
+        "supported methods.",
+    )
+
+
+def read_request(body: dict[str, Any], spec: ModelSpec, api_version: str) -> ImageRequest:
+    """Check ``body`` (normalised) against every rule for ``spec``; the request it makes."""
+    contents = body.get("contents") or []
+    if not contents:
+        raise field_violation("contents", "contents is not specified")
+    roles = [_role(content, i) for i, content in enumerate(contents)]
+    images = [_content_images(content, i) for i, content in enumerate(contents)]
+    config = body.get("generationConfig", {})
+    modalities = _modalities(config.get("responseModalities") or list(_MODALITIES), api_version)
+    aspect, size = _image_config(config.get("imageConfig", {}), spec)
+    include_thoughts = _include_thoughts(config.get("thinkingConfig", {}), spec)
+    search = _search(body.get("tools", []), spec)
+
+    latest = max(i for i, role in enumerate(roles) if role == "user") if "user" in roles else -1
+    inputs = tuple(images[latest]) if latest >= 0 else ()
+    if len(inputs) > spec.max_input_images:
+        raise invalid(
+            f"Too many input images: the latest user turn has {len(inputs)}, and {spec.id} "
+            f"accepts at most {spec.max_input_images}."
+        )
+    if spec.signatures:
+        _check_signatures(contents, roles, spec)
+    earlier_model_images = [
+        image for i in range(max(latest, 0)) if roles[i] == "model" for image in images[i]
+    ]
+    return ImageRequest(
+        model=spec,
+        aspect=aspect,
+        size=size,
+        modalities=modalities,
+        include_thoughts=include_thoughts,
+        search=search,
+        turn=roles.count("user"),
+        prompt=" ".join(_texts(contents[latest])) if latest >= 0 else "",
+        inputs=inputs,
+        previous=earlier_model_images[-1] if earlier_model_images else None,
+        prompt_chars=sum(len(text) for content in contents for text in _texts(content)),
+        prompt_images=sum(len(found) for found in images),
+        fingerprint=hashlib.sha256(json.dumps([spec.id, body], sort_keys=True).encode()).digest(),
+    )
+
+
+def _role(content: dict[str, Any], index: int) -> str:
+    """``user`` or ``model``; an unset role is a user turn, as in single-turn requests."""
+    role = content.get("role") or "user"
+    if role not in ("user", "model"):
+        raise invalid("Please use a valid role: user, model.")
+    if not content.get("parts"):
+        raise field_violation(f"contents[{index}].parts", "contents.parts must not be empty.")
+    return role
+
+
+def _content_images(content: dict[str, Any], index: int) -> list[bytes]:
+    """The decoded inline images of one content, after checking each of its parts."""
+    found = []
+    for p, part in enumerate(content["parts"]):
+        path = f"contents[{index}].parts[{p}]"
+        data_fields = [name for name in PART_DATA_FIELDS if name in part]
+        if not data_fields:
+            raise field_violation(
+                f"{path}.data", "required oneof field 'data' must have one initialized field"
+            )
+        if len(data_fields) > 1:
+            raise invalid(
+                f"Invalid JSON payload received. Oneof field 'data' is already set. "
+                f"Cannot set '{snake(data_fields[1])}' at '{path}'."
+            )
+        if "inlineData" in part:
+            found.append(_inline_image(part["inlineData"], f"{path}.inline_data"))
+    return found
+
+
+def _inline_image(blob: dict[str, Any], path: str) -> bytes:
+    mime_type = blob.get("mimeType", "")
+    if not mime_type:
+        raise field_violation(f"{path}.mime_type", "mime_type must be set for inline data.")
+    if mime_type not in INPUT_MIME_TYPES:
+        raise invalid(f"Unsupported MIME type: {mime_type}")
+    data = decode_base64(blob.get("data", "")) or b""
+    if len(data) > MAX_INPUT_IMAGE_BYTES:
+        raise invalid(
+            f"Inline image at '{path}' is {len(data) / 2**20:.1f} MB; the limit is "
+            f"{MAX_INPUT_IMAGE_BYTES / 2**20:g} MB per image."
+        )
+    try:
+        Image.open(io.BytesIO(data)).verify()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise invalid(
+            "Unable to process input image. Please retry or report in "
+            "https://developers.generativeai.google/guide/troubleshooting"
+        ) from exc
+    return data
+
+
+def _texts(content: dict[str, Any]) -> list[str]:
+    """The answer text of a content: its text parts that are not thoughts."""
+    return [p["text"] for p in content["parts"] if "text" in p and not p.get("thought")]
+
+
+def _modalities(values: list[str], api_version: str) -> frozenset[str]:
+    """The requested output kinds; enum names are read case-insensitively, as the API does."""
+    chosen = set()
+    for i, value in enumerate(values):
+        name = value.upper()
+        if name in _OTHER_MODALITIES:
+            raise invalid(
+                f"The requested combination of response modalities ({name}) is not supported "
+                "by the model."
+            )
+        if name not in _MODALITIES:
+            raise invalid(
+                f"Invalid value at 'generation_config.response_modalities[{i}]' "
+                f"(type.googleapis.com/google.ai.generativelanguage.{api_version}."
+                f'GenerationConfig.Modality), "{value}"'
+            )
+        chosen.add(name)
+    return frozenset(chosen)
+
+
+def _image_config(image_config: dict[str, Any], spec: ModelSpec) -> tuple[str, str]:
+    aspect = image_config.get("aspectRatio", DEFAULT_ASPECT)
+    if aspect not in ASPECT_RATIOS:
+        listed = ", ".join(f"'{ratio}'" for ratio in ASPECT_RATIOS[:-1])
+        raise field_violation(
+            "generation_config.image_config.aspect_ratio",
+            f"aspect_ratio must be one of {listed}, or '{ASPECT_RATIOS[-1]}'.",
+        )
+    size = image_config.get("imageSize", DEFAULT_SIZE)
+    if size not in spec.sizes:
+        listed = ", ".join(f"'{s}'" for s in spec.sizes)
+        hint = " Use an upper-case 'K' (e.g. '1K', not '1k')." if size.upper() in spec.sizes else ""
+        raise field_violation(
+            "generation_config.image_config.image_size",
+            f"image_size '{size}' is not supported by {spec.id}; use one of {listed}.{hint}",
+        )
+    return aspect, size
+
+
+def _include_thoughts(thinking_config: dict[str, Any], spec: ModelSpec) -> bool:
+    wanted = bool(thinking_config.get("includeThoughts", False))
+    if wanted and not spec.thinking:
+        raise invalid(f"Thinking is not supported by {spec.id}: remove include_thoughts.")
+    return wanted
+
+
+def _search(tools: list[dict[str, Any]], spec: ModelSpec) -> bool:
+    """Whether Google Search grounding is on; the image models take no other tool."""
+    search = False
+    for tool in tools:
+        for name in tool:
+            if name == "googleSearchRetrieval":
+                raise invalid(
+                    "google_search_retrieval is not supported. Please use google_search "
+                    "tool instead."
+                )
+            if name not in _SEARCH_TOOLS:
+                raise invalid(f"Tool {snake(name)} is not supported by {spec.id}.")
+            if not spec.search:
+                raise invalid("Search Grounding is not supported.")
+            search = True
+    return search
+
+
+def _check_signatures(contents: list[dict[str, Any]], roles: list[str], spec: ModelSpec) -> None:
+    """Every model image must carry a signature, and every signature must be one we issued."""
+    for c, (content, role) in enumerate(zip(contents, roles, strict=True)):
+        if role != "model":
+            continue
+        for p, part in enumerate(content["parts"]):
+            signed = _signed_bytes(part)
+            signature = part.get("thoughtSignature")
+            if signature is not None:
+                raw = decode_base64(signature) or b""
+                if signed is None or not signatures.is_genuine(spec.id, signed, raw):
+                    raise invalid("Corrupted thought signature.")
+            elif "inlineData" in part:
+                raise invalid(
+                    f"Image part is missing a thought_signature in content position {c + 1}, "
+                    f"part position {p + 1}. Please make sure to pass back the parts exactly "
+                    "as they were received, with their thought signatures."
+                )
+
+
+def _signed_bytes(part: dict[str, Any]) -> bytes | None:
+    """The bytes a signature on this part covers: the image, or the UTF-8 text."""
+    if "inlineData" in part:
+        return decode_base64(part["inlineData"].get("data", "")) or b""
+    if "text" in part:
+        return part["text"].encode()
+    return None

@@ -1,0 +1,89 @@
+"""Chats seen from a notebook: the list of threads and one thread's timeline, as HTML strips."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from .chat import Chat, Chats, Turn
+from .previews import thumbnail_b64
+
+_STRIP = (
+    "display: flex; gap: 10px; overflow-x: auto; padding: 4px 0; "
+    "font-family: var(--jp-ui-font-family, system-ui, sans-serif);"
+)
+_CARD = (
+    "flex: 0 0 180px; border: 1px solid var(--jp-border-color2, #ddd); border-radius: 6px; "
+    "padding: 6px; font-size: 12px;"
+)
+_MUTED = "opacity: 0.7; font-size: 11px;"
+
+
+def _images(doc: dict[str, Any], chat: Chat) -> list[bytes]:
+    return [
+        chat.blobs.blob(part["inline_data"]["blob"])
+        for part in doc.get("parts", [])
+        if "blob" in part.get("inline_data", {}) and not part.get("thought")
+    ]
+
+
+def _text(doc: dict[str, Any]) -> str:
+    return "".join(p.get("text", "") for p in doc.get("parts", []) if not p.get("thought"))
+
+
+def _img(data: bytes, px: int) -> str:
+    return (
+        f'<img src="data:image/jpeg;base64,{thumbnail_b64(data, px)}" '
+        f'style="max-width: 100%; border-radius: 4px; display: block; margin: 4px 0;"/>'
+    )
+
+
+def _turn_card(number: int, turn: Turn, chat: Chat) -> str:
+    user_imgs = "".join(_img(d, 64) for d in _images(turn.user, chat))
+    model_imgs = _images(turn.model, chat)
+    picked = f" · image {turn.picked + 1} of {len(turn.samples)}" if len(turn.samples) > 1 else ""
+    return (
+        f'<div style="{_CARD}"><div style="{_MUTED}">turn {number}{picked}</div>'
+        f"<div><b>you:</b> {html.escape(turn.prompt[:200])}</div>{user_imgs}"
+        + (_img(model_imgs[0], 168) if model_imgs else "")
+        + f'<div style="{_MUTED}">{html.escape(_text(turn.model)[:160])}</div></div>'
+    )
+
+
+def timeline_html(chat: Chat) -> str:
+    if not chat.turns:
+        return f"<p>Chat '{html.escape(chat.name)}' has no turns yet.</p>"
+    cards = "".join(_turn_card(i, t, chat) for i, t in enumerate(chat.turns, start=1))
+    head = f"<div><b>{html.escape(chat.name)}</b> · {html.escape(chat.model_id)}</div>"
+    return f'<div class="nb-banana-timeline">{head}<div style="{_STRIP}">{cards}</div></div>'
+
+
+def timeline_text(chat: Chat) -> str:
+    lines = [f"{chat.name} ({chat.model_id})"]
+    lines += [f"  {i}. {t.prompt}" for i, t in enumerate(chat.turns, start=1)]
+    return "\n".join(lines)
+
+
+def chats_html(chats: Chats) -> str:
+    if not chats.chats:
+        return "<p>No chats in this notebook yet: a %%banana cell starts one.</p>"
+    cards = []
+    for chat in chats.chats.values():
+        last = chat.turns[-1] if chat.turns else None
+        images = _images(last.model, chat) if last else []
+        mark = " (current)" if chat.name == chats.current else ""
+        cards.append(
+            f'<div style="{_CARD}"><b>{html.escape(chat.name)}</b>{mark}'
+            f'<div style="{_MUTED}">{len(chat.turns)} turns · {html.escape(chat.model_id)}</div>'
+            + (_img(images[0], 168) if images else "")
+            + f"<div>{html.escape(last.prompt[:120]) if last else ''}</div></div>"
+        )
+    return f'<div class="nb-banana-chats" style="{_STRIP}">{"".join(cards)}</div>'
+
+
+def chats_text(chats: Chats) -> str:
+    return "\n".join(
+        f"{c.name}{' *' if c.name == chats.current else ''}: {len(c.turns)} turns, {c.model_id}"
+        + (f", last: {c.turns[-1].prompt}" if c.turns else "")
+        for c in chats.chats.values()
+    )

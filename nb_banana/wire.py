@@ -1,0 +1,276 @@
+"""The only module that speaks google-genai types: ``Request`` -> SDK call, SDK reply -> ``Reply``.
+
+Import it lazily: ``google.genai`` takes about half a second to import, and loading the
+extension must not pay that.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from google.genai import types
+from PIL import Image
+
+from .errors import ImageRefusedError, NoImageError, PromptBlockedError
+from .request import ImagePart, Request, TextPart
+from .usage import Usage
+
+RETRY_STATUS_CODES = (408, 429, 500, 502, 503, 504)
+
+_REFUSALS = {
+    "IMAGE_SAFETY": "the image was withheld by the safety filter",
+    "SAFETY": "the reply was withheld by the safety filter",
+    "IMAGE_PROHIBITED_CONTENT": "the image would show prohibited content",
+    "PROHIBITED_CONTENT": "the request touches prohibited content",
+    "IMAGE_RECITATION": "the image resembled protected material too closely",
+    "RECITATION": "the reply resembled protected material too closely",
+    "BLOCKLIST": "the request contains blocked terms",
+    "SPII": "the request asks for sensitive personal information",
+    "IMAGE_OTHER": "the model could not make the image",
+    "OTHER": "the model stopped for an unstated reason",
+}
+_REFUSAL_FIX = {
+    "IMAGE_RECITATION": "describe it in your own words instead of naming a protected work",
+    "RECITATION": "describe it in your own words instead of naming a protected work",
+    "IMAGE_OTHER": "re-run the cell or rephrase the prompt",
+    "OTHER": "re-run the cell or rephrase the prompt",
+}
+
+
+@dataclass(frozen=True)
+class OutImage:
+    """One image from a reply: the bytes as received (no re-encoding) and their size."""
+
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One parsed sample; ``content`` is the model's turn exactly as received, for history."""
+
+    images: tuple[OutImage, ...]
+    text: str
+    thoughts: str
+    usage: Usage
+    content: types.Content
+    finish_reason: str
+
+
+def user_content(request: Request) -> types.Content:
+    parts = [
+        types.Part.from_text(text=p.text)
+        if isinstance(p, TextPart)
+        else types.Part.from_bytes(data=p.image.data, mime_type=p.image.mime_type)
+        for p in request.parts
+    ]
+    return types.Content(role="user", parts=parts)
+
+
+def contents(request: Request, history: Sequence[types.Content]) -> list[types.Content]:
+    """The whole conversation to send: earlier turns untouched, then this turn."""
+    return [*history, user_content(request)]
+
+
+def config(
+    request: Request, *, timeout: float, retries: int, retry_delay: float
+) -> types.GenerateContentConfig:
+    """Generation options plus per-call HTTP options: the SDK owns timeouts and backoff."""
+    image_config = types.ImageConfig(
+        aspect_ratio=request.aspect,
+        image_size=request.size if request.model.sends_image_size else None,
+    )
+    return types.GenerateContentConfig(
+        response_modalities=["TEXT", "IMAGE"],
+        image_config=image_config,
+        tools=[types.Tool(google_search=types.GoogleSearch())] if request.search else None,
+        thinking_config=types.ThinkingConfig(include_thoughts=True) if request.thoughts else None,
+        http_options=types.HttpOptions(
+            timeout=int(timeout * 1000),
+            retry_options=types.HttpRetryOptions(
+                attempts=retries + 1,
+                initial_delay=retry_delay,
+                max_delay=max(retry_delay, 60.0),
+                exp_base=2.0,
+                jitter=min(retry_delay, 1.0),
+                http_status_codes=list(RETRY_STATUS_CODES),
+            ),
+        ),
+    )
+
+
+def parse_reply(response: types.GenerateContentResponse) -> Reply:
+    """Check the reply for blocks and refusals, and collect its images, text and thoughts."""
+    if not response.candidates:
+        _raise_empty(response)
+    candidate = response.candidates[0]
+    reason = candidate.finish_reason.value if candidate.finish_reason else "STOP"
+    content = candidate.content or types.Content(role="model", parts=[])
+    parts = content.parts or []
+    answer = [p for p in parts if not p.thought]
+    text = "".join(p.text for p in answer if p.text)
+    thoughts = "".join(p.text for p in parts if p.thought and p.text)
+    found = [p.inline_data for p in answer if p.inline_data and p.inline_data.data]
+    if not found:
+        _raise_no_image(reason, text)
+    return Reply(
+        images=tuple(_checked_image(blob.data, blob.mime_type or "") for blob in found),
+        text=text.strip(),
+        thoughts=thoughts.strip(),
+        usage=_usage(response.usage_metadata),
+        content=content,
+        finish_reason=reason,
+    )
+
+
+def _raise_empty(response: types.GenerateContentResponse) -> None:
+    feedback = response.prompt_feedback
+    if feedback and feedback.block_reason:
+        reason = feedback.block_reason.value
+        raise PromptBlockedError(
+            f"The prompt was blocked ({reason}) before any image was made: rephrase it, "
+            "or change the reference images.",
+            reason,
+        )
+    raise NoImageError("The model returned no answer at all (no candidates): re-run the cell.")
+
+
+def _raise_no_image(reason: str, text: str) -> None:
+    if reason == "NO_IMAGE":
+        raise ImageRefusedError(
+            "The model chose not to draw (NO_IMAGE): ask for an image explicitly, "
+            "e.g. 'Generate an image of …'.",
+            reason,
+        )
+    if reason == "MISSING_THOUGHT_SIGNATURE":
+        raise ImageRefusedError(
+            "The chat history reached the model without its thought signatures "
+            "(MISSING_THOUGHT_SIGNATURE): start a new chat with a plain %%banana cell.",
+            reason,
+        )
+    if reason in _REFUSALS:
+        fix = _REFUSAL_FIX.get(reason, "rephrase the prompt or change the reference images")
+        raise ImageRefusedError(f"No image: {_REFUSALS[reason]} ({reason}); {fix}.", reason)
+    said = f" It said: “{_shorten(text)}”" if text else ""
+    raise NoImageError(
+        f"The model answered without an image ({reason}).{said} "
+        "Ask for an image explicitly, e.g. 'Generate an image of …'.",
+        reason,
+    )
+
+
+def _checked_image(data: bytes, mime_type: str) -> OutImage:
+    """Read the header and verify the chunks without decoding pixels: cheap, and catches junk."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            fmt = img.format or ""
+            img.verify()
+    except Exception as exc:
+        raise NoImageError(
+            f"The reply's image could not be decoded ({type(exc).__name__}): re-run the cell.",
+            "UNDECODABLE",
+        ) from None
+    mime = Image.MIME.get(fmt, mime_type or "image/png")
+    return OutImage(data, mime, width, height)
+
+
+def _usage(meta: types.GenerateContentResponseUsageMetadata | None) -> Usage:
+    if meta is None:
+        return Usage()
+    return Usage(
+        prompt_tokens=meta.prompt_token_count or 0,
+        output_tokens=meta.candidates_token_count or 0,
+        thought_tokens=meta.thoughts_token_count or 0,
+        total_tokens=meta.total_token_count or 0,
+    )
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def rest_body(request: Request, history: Sequence[types.Content]) -> dict[str, Any]:
+    """The JSON body a dry run shows: the REST shape, image data cut to a short prefix."""
+    turns = [_content_json(c) for c in history] + [_user_json(request)]
+    image_config = {"aspectRatio": request.aspect}
+    if request.model.sends_image_size:
+        image_config["imageSize"] = request.size
+    generation: dict[str, Any] = {
+        "responseModalities": ["TEXT", "IMAGE"],
+        "imageConfig": image_config,
+    }
+    if request.thoughts:
+        generation["thinkingConfig"] = {"includeThoughts": True}
+    body: dict[str, Any] = {"contents": turns, "generationConfig": generation}
+    if request.search:
+        body["tools"] = [{"googleSearch": {}}]
+    return body
+
+
+def _user_json(request: Request) -> dict[str, Any]:
+    parts = [
+        {"text": p.text}
+        if isinstance(p, TextPart)
+        else {"inlineData": {"mimeType": p.image.mime_type, "data": _b64_preview(p.image.data)}}
+        for p in request.parts
+        if isinstance(p, TextPart | ImagePart)
+    ]
+    return {"role": "user", "parts": parts}
+
+
+def _content_json(content: types.Content) -> dict[str, Any]:
+    parts = []
+    for part in content.parts or []:
+        if part.inline_data and part.inline_data.data:
+            blob = part.inline_data
+            parts.append(
+                {"inlineData": {"mimeType": blob.mime_type, "data": _b64_preview(blob.data)}}
+            )
+        elif part.text is not None:
+            parts.append({"text": part.text})
+    return {"role": content.role, "parts": parts}
+
+
+def _b64_preview(data: bytes) -> str:
+    return base64.b64encode(data[:24]).decode() + f"… ({len(data):,} bytes)"
+
+
+class Blobs(Protocol):
+    """Where content documents keep image bytes: the store, or memory when there is none."""
+
+    def put_blob(self, data: bytes, mime_type: str) -> str: ...
+
+    def blob(self, name: str) -> bytes: ...
+
+
+def content_to_doc(content: types.Content, blobs: Blobs) -> dict[str, Any]:
+    """A turn as JSON with image bytes moved to blobs; signatures and all else verbatim."""
+    doc = content.model_dump(mode="json", exclude_none=True)
+    for part_doc, part in zip(doc.get("parts", []), content.parts or [], strict=True):
+        if part.inline_data and part.inline_data.data:
+            blob = part.inline_data
+            part_doc["inline_data"] = {
+                "mime_type": blob.mime_type,
+                "blob": blobs.put_blob(blob.data, blob.mime_type or ""),
+            }
+    return doc
+
+
+def content_from_doc(doc: dict[str, Any], blobs: Blobs) -> types.Content:
+    """The exact SDK ``Content`` back, image bytes read from the blobs."""
+    parts = []
+    for part_doc in doc.get("parts", []):
+        inline = part_doc.get("inline_data")
+        if inline and "blob" in inline:
+            data = base64.b64encode(blobs.blob(inline["blob"])).decode()
+            part_doc = {**part_doc, "inline_data": {"mime_type": inline["mime_type"], "data": data}}
+        parts.append(part_doc)
+    return types.Content.model_validate({**doc, "parts": parts})

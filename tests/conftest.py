@@ -1,0 +1,55 @@
+"""Shared fixtures: one simulator for the session, clean settings and chats per test."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.testing.globalipapp import start_ipython
+
+from nb_banana import offline, secrets, session
+from nb_banana.settings import settings
+from nb_banana.simulator import Simulator
+
+TEST_KEY = "test-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def simulator_server():
+    with Simulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(simulator_server, monkeypatch, tmp_path):
+    """The simulator, emptied, with nb_banana pointed at it and fast retries."""
+    simulator_server.reset()
+    simulator_server.latency = 0.0
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
+    s = settings()
+    saved = {name: getattr(s, name) for name in s.trait_names(config=True)}
+    s.base_url = simulator_server.url
+    s.store = str(tmp_path / "store")
+    s.retry_delay = 0.01
+    s.timeout = 10.0
+    session._session = None
+    yield simulator_server
+    for name, value in saved.items():
+        setattr(s, name, value)
+    offline.go_online()
+    secrets.set_typed_key(None)
+    session._session = None
+
+
+@pytest.fixture(scope="session")
+def shell():
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "nb_banana")
+    return ip
+
+
+@pytest.fixture
+def ip(shell, sim):
+    """An IPython shell with nb_banana loaded, talking to the simulator."""
+    for name in [k for k in shell.user_ns if k.startswith("_banana")]:
+        del shell.user_ns[name]
+    return shell

@@ -149,6 +149,8 @@ async def execute_async(
     result = _finish(request, chat, pick, replies, failures, tuple(previews), start, cached=False)
     if store is not None:
         result = await asyncio.get_running_loop().run_in_executor(None, _stored, store, key, result)
+    else:
+        result.notes += (f"Not kept in the store: {s.store} cannot be opened.",)
     session().account(result)
     return result
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from . import secrets
 from .errors import BananaError, ImageInputError, OptionError
@@ -176,7 +176,7 @@ class BananaMagics(Magics):
         else:
             display(data, metadata=meta, raw=True)
         if result.text:
-            display(Markdown(result.text))
+            display({"text/markdown": result.text, "text/plain": result.text}, raw=True)
 
     def _finish(self, result: Result, args: argparse.Namespace) -> None:
         ns = self.shell.user_ns

@@ -102,9 +102,7 @@ class Store:
         self._db = sqlite3.connect(
             root / "store.sqlite", timeout=60, check_same_thread=False, isolation_level=None
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        _set_up(self._db)
 
     def close(self) -> None:
         with self._lock:
@@ -232,6 +230,25 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def _set_up(db: sqlite3.Connection) -> None:
+    """Switch to WAL and create the tables, waiting out another process doing the same.
+
+    Changing the journal mode can fail with "database is locked" at once, without SQLite's
+    busy timeout, when two kernels open a new store in the same instant.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _row(values: tuple) -> Row:

@@ -144,6 +144,13 @@ def reset(shell: Any, rest: str) -> None:
     print(f"Forgot {', '.join(forgotten) or 'nothing'}.")
 
 
+def panel(shell: Any, rest: str) -> None:
+    """Show the widget panel; imported here so that loading the extension skips ipywidgets."""
+    from .panel import panel as show_panel
+
+    show_panel()
+
+
 def _named_or_current(name: str) -> Chat:
     chats = session().chats
     if name:
@@ -172,4 +179,5 @@ SUBCOMMANDS: dict[str, Callable[[Any, str], None]] = {
     "chat": show_chat,
     "undo": undo,
     "reset": reset,
+    "panel": panel,
 }

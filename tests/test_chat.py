@@ -39,13 +39,14 @@ def texts(content: dict) -> str:
     return "".join(p.get("text", "") for p in content["parts"])
 
 
-def signature(part: dict) -> str | None:
-    return part.get("thoughtSignature") or part.get("thought_signature")
+def signature(part: dict) -> bytes | None:
+    value = part.get("thoughtSignature") or part.get("thought_signature")
+    return base64.urlsafe_b64decode(value) if value else None
 
 
 def image_data(part: dict) -> bytes | None:
     blob = part.get("inlineData") or part.get("inline_data")
-    return base64.b64decode(blob["data"]) if blob else None
+    return base64.urlsafe_b64decode(blob["data"]) if blob else None
 
 
 def test_every_turn_sends_all_model_parts_back_byte_for_byte(ip, sim):
@@ -58,11 +59,7 @@ def test_every_turn_sends_all_model_parts_back_byte_for_byte(ip, sim):
         assert len(model_turns) == len(replies)
         for sent_turn, received in zip(model_turns, replies, strict=True):
             for part, original in zip(sent_turn["parts"], received.parts, strict=True):
-                assert signature(part) == (
-                    base64.b64encode(original.thought_signature).decode()
-                    if original.thought_signature
-                    else None
-                )
+                assert signature(part) == original.thought_signature
                 if original.inline_data:
                     assert image_data(part) == original.inline_data.data
         replies.append(ip.user_ns["_banana"].replies[0].content)
@@ -137,7 +134,7 @@ def test_pick_continues_from_the_chosen_image(ip, sim):
     run(ip, "-n 3 -c logo", "a logo")
     second = ip.user_ns["_banana"].replies[1].content
     run(ip, "-c logo --pick 2", "make it blue")
-    model_turn = [c for c in sent_contents(sim) if c["role"] == "model"][0]
+    model_turn = next(c for c in sent_contents(sim) if c["role"] == "model")
     sent_images = [image_data(p) for p in model_turn["parts"] if image_data(p)]
     assert sent_images == [p.inline_data.data for p in second.parts if p.inline_data]
 
@@ -186,18 +183,18 @@ def test_a_fault_mid_thread_leaves_it_intact(ip, sim, fault):
 def test_a_restarted_kernel_resumes_the_chat(ip, sim):
     run(ip, "-m pro -c house", "a house")
     run(ip, "-c house", "add a tree")
-    code = """
+    code = f"""
         from IPython.core.interactiveshell import InteractiveShell
         from IPython.utils.capture import capture_output
         from nb_banana.settings import settings
         ip = InteractiveShell.instance()
         ip.run_line_magic("load_ext", "nb_banana")
-        settings().store = {store!r}
-        settings().base_url = {url!r}
+        settings().store = {settings().store!r}
+        settings().base_url = {sim.url!r}
         with capture_output():
             ip.run_cell_magic("banana", "-c", "make it winter")
         print(ip.user_ns["_banana"].chat, ip.user_ns["_banana"].turn)
-    """.format(store=settings().store, url=sim.url)
+    """
     env = {**os.environ, "GEMINI_API_KEY": TEST_KEY}
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True

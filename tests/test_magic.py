@@ -61,7 +61,7 @@ def test_pro_alias_sends_the_pro_model_id(ip, sim):
 
 
 def test_unknown_gemini_id_passes_through_unchanged(ip, sim):
-    with pytest.raises(UsageError, match="gemini-9-ultra-image.*not found"):
+    with pytest.raises(UsageError, match=r"gemini-9-ultra-image.*not found"):
         run(ip, "-m gemini-9-ultra-image", "a cat")
     assert sim.requests[-1].model == "gemini-9-ultra-image"
 
@@ -101,7 +101,7 @@ def test_image_option_attaches_a_variable_after_the_text(ip, sim):
     parts = user_parts(last_body(sim))
     assert parts[0] == {"text": "make it blue"}
     blob = inline(parts[1])
-    sent = Image.open(io.BytesIO(base64.b64decode(blob["data"])))
+    sent = Image.open(io.BytesIO(base64.urlsafe_b64decode(blob["data"])))
     assert sent.size == (64, 48)
 
 
@@ -155,7 +155,7 @@ def test_save_puts_several_images_in_a_folder(ip, sim, tmp_path):
 def test_save_never_overwrites_without_the_flag(ip, sim, tmp_path):
     target = tmp_path / "keep.png"
     target.write_bytes(b"precious")
-    with pytest.raises(UsageError, match="already exists.*--overwrite"):
+    with pytest.raises(UsageError, match=r"already exists.*--overwrite"):
         run(ip, f"--save {target}", "a cat")
     assert target.read_bytes() == b"precious"
     run(ip, f"--save {target} --overwrite", "a cat")
@@ -171,7 +171,8 @@ def test_search_on_pro_sends_the_google_search_tool(ip, sim):
 def test_thoughts_are_requested_and_shown(ip, sim):
     captured = run(ip, "-m pro --thoughts", "a clock tower")
     config = last_body(sim)["generationConfig"]
-    assert config["thinkingConfig"]["includeThoughts"] is True
+    thinking = config["thinkingConfig"]
+    assert (thinking.get("includeThoughts") or thinking.get("include_thoughts")) is True
     assert ip.user_ns["_banana"].thoughts
     assert "<summary>Thoughts</summary>" in html_of(captured)
 

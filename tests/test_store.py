@@ -18,8 +18,8 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import nb_banana
-from nb_banana.stamp import provenance
 from nb_banana.settings import settings
+from nb_banana.stamp import provenance
 from nb_banana.store import Store
 
 from .conftest import TEST_KEY
@@ -117,14 +117,14 @@ def _python(code: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess
 
 def test_a_restarted_kernel_hits_the_cache(ip, sim):
     run(ip, "-a 4:3", "a windmill")
-    code = """
+    code = f"""
         import nb_banana
         from nb_banana.settings import settings
-        settings().store = {store!r}
-        settings().base_url = {url!r}
+        settings().store = {settings().store!r}
+        settings().base_url = {sim.url!r}
         r = nb_banana.generate("a windmill", aspect="4:3")
         print(r.cached, r.image.size)
-    """.format(store=settings().store, url=sim.url)
+    """
     out = _python(code, {"GEMINI_API_KEY": TEST_KEY})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "(1184,", "864)"]
@@ -133,21 +133,27 @@ def test_a_restarted_kernel_hits_the_cache(ip, sim):
 
 def test_two_processes_writing_one_store_lose_nothing(sim, tmp_path):
     store_dir = tmp_path / "shared-store"
-    code = """
+    code = f"""
         import sys
         import nb_banana
         from nb_banana.settings import settings
-        settings().store = {store!r}
-        settings().base_url = {url!r}
+        settings().store = {str(store_dir)!r}
+        settings().base_url = {sim.url!r}
         for i in range(200):
-            nb_banana.generate(f"writer {{sys.argv[1]}} picture {{i}}")
-    """.format(store=str(store_dir), url=sim.url)
+            r = nb_banana.generate(f"writer {{sys.argv[1]}} picture {{i}}")
+            if r.generation_id is None or r.notes:
+                print(i, r.generation_id, r.notes)
+    """
     env = {**os.environ, "GEMINI_API_KEY": TEST_KEY}
     procs = [
-        subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), name], env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), name], env=env, stdout=subprocess.PIPE
+        )
         for name in ("a", "b")
     ]
-    assert [p.wait(timeout=600) for p in procs] == [0, 0]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outputs == [b"", b""]
     store = Store(store_dir)
     rows = store.search(limit=1000)
     assert len(rows) == 400
@@ -158,15 +164,15 @@ def test_two_processes_writing_one_store_lose_nothing(sim, tmp_path):
 
 def test_a_crash_between_temp_file_and_rename_leaves_the_store_readable(ip, sim):
     run(ip, "", "a lighthouse")
-    code = """
+    code = f"""
         import os
         import nb_banana
         from nb_banana.settings import settings
-        settings().store = {store!r}
-        settings().base_url = {url!r}
+        settings().store = {settings().store!r}
+        settings().base_url = {sim.url!r}
         os.replace = lambda *a, **k: os._exit(9)
         nb_banana.generate("a crash")
-    """.format(store=settings().store, url=sim.url)
+    """
     out = _python(code, {"GEMINI_API_KEY": TEST_KEY})
     assert out.returncode == 9
     store = Store(Path(settings().store))

@@ -23,18 +23,24 @@ _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 
 
 class Gallery:
-    """Result groups, newest first; ``use`` receives a result image picked as a reference."""
+    """Result groups, newest first.
+
+    ``use`` receives a result image picked as a reference; ``follow`` is told which image
+    "Continue from this" chose (result, index of the image, its label).
+    """
 
     def __init__(
         self,
         namespace: MutableMapping[str, object],
         use: Callable[[Reference], None],
+        follow: Callable[[Result, int, str], None],
         run: Run,
         say: Say,
         guard: Guard,
     ) -> None:
         self._ns = namespace
         self._use = use
+        self._follow = follow
         self._run = run
         self._say = say
         self._guard = guard
@@ -86,13 +92,11 @@ class Gallery:
         save = _button("Save", "save", "Write this image to the file named on the left")
         copy = _button("To variable", "code", "Bind this image (a PIL image) to the name")
         use = _button("Use as reference", "plus", "Send this image with the next prompt")
-        follow = _button(
-            "Continue from this", "reply", "Send this image first with the next Continue only"
-        )
+        follow = _button("Continue from this", "reply", "Make the next Continue build on this one")
         save.on_click(self._guard(lambda _: self._save(result, index, path)))
         copy.on_click(self._guard(lambda _: self._bind(result, index, name)))
-        use.on_click(self._guard(lambda _: self._run(self._reuse, label, out.data, False)))
-        follow.on_click(self._guard(lambda _: self._run(self._reuse, label, out.data, True)))
+        use.on_click(self._guard(lambda _: self._run(self._reuse, label, out.data)))
+        follow.on_click(self._guard(lambda _: self._run(self._follow, result, index, label)))
         rows = [_row(path, save), _row(name, copy), _row(use, follow)]
         info = styled(widgets.HTML(f"{label} · {out.width}×{out.height}"), "nbb-muted")
         return styled(widgets.VBox([picture, info, *rows]), "nbb-card")
@@ -119,41 +123,46 @@ class Gallery:
         self._say(f"{var} = PIL image {image.width}×{image.height} ({image.mode}).", "ok")
         name.value = self._free_name()
 
-    def _reuse(self, label: str, data: bytes, once: bool) -> None:
-        self._use(reference(label, data, once=once))
-        if once:
-            self._say(f"The next Continue sends {label} first, then the chat moves on.", "idle")
-        else:
-            self._say(f"{label} is a reference now: it goes with every prompt until removed.",
-                      "idle")  # fmt: skip
+    def _reuse(self, label: str, data: bytes) -> None:
+        self._use(reference(label, data))
+        self._say(f"{label} is a reference now: it goes with every prompt until removed.", "idle")
 
     def _free_path(self, mime_type: str) -> str:
         ext = _EXTENSIONS.get(mime_type, ".png")
         number = 1
-        while (candidate := f"banana-{number}{ext}") in self._suggested or Path(
-            candidate
-        ).exists():
+        while self._taken(candidate := f"banana-{number}{ext}") or Path(candidate).exists():
             number += 1
         self._suggested.add(candidate)
         return candidate
 
     def _free_name(self) -> str:
         number = 1
-        while (candidate := f"banana_image{number}") in self._suggested or candidate in self._ns:
+        while self._taken(candidate := f"banana_image{number}") or candidate in self._ns:
             number += 1
         self._suggested.add(candidate)
         return candidate
+
+    def _taken(self, candidate: str) -> bool:
+        """Offered on another card already: two cards must not suggest the same name."""
+        return candidate in self._suggested
 
 
 def only(result: Result, index: int) -> Result:
     """The result narrowed to its ``index``-th image, so ``Result.save`` writes just that one."""
     if len(result.outputs) == 1:
         return result
+    sample, within = locate(result, index)
+    reply = result.replies[sample]
+    one = dataclasses.replace(reply, images=(reply.images[within],))
+    return dataclasses.replace(result, replies=(one,))
+
+
+def locate(result: Result, index: int) -> tuple[int, int]:
+    """Image ``index`` of ``result.outputs`` -> (its sample, its place in that sample)."""
     seen = 0
-    for reply in result.replies:
+    for sample, reply in enumerate(result.replies):
         if index < seen + len(reply.images):
-            one = dataclasses.replace(reply, images=(reply.images[index - seen],))
-            return dataclasses.replace(result, replies=(one,))
+            return sample, index - seen
         seen += len(reply.images)
     raise IndexError(index)
 

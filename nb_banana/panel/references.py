@@ -6,6 +6,7 @@ it is added, so a bad file says so at once and the thumbnail shows what will be 
 
 from __future__ import annotations
 
+import base64
 import html
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -17,9 +18,10 @@ import ipywidgets as widgets
 from .. import images
 from ..errors import BananaError
 from ..models import ModelSpec
+from ..previews import thumbnail_b64
 from .style import styled
-from .thumbs import thumbnail
 
+THUMB_PX = 96
 ACCEPT = ".png,.jpg,.jpeg,.webp,image/png,image/jpeg,image/webp"
 # Background work, a one-line message, and a wrapper that turns failures into that message.
 Run = Callable[..., None]
@@ -45,7 +47,8 @@ class Reference:
 def reference(name: str, value: object, *, once: bool = False) -> Reference:
     """Encode ``value`` as a request would (same checks, same errors) and keep a thumbnail."""
     encoded = images.encode_images([(name, value)])[0]
-    return Reference(name, value, thumbnail(encoded[0].data), len(encoded), once)
+    thumb = base64.b64decode(thumbnail_b64(encoded[0].data, THUMB_PX))
+    return Reference(name, value, thumb, len(encoded), once)
 
 
 def notebook_images(namespace: Mapping[str, object]) -> list[tuple[str, object]]:
@@ -150,7 +153,7 @@ class ReferenceTray:
             f'<span title="{html.escape(label)}">{html.escape(_short(label))}</span>'
         )
         title = widgets.HBox([caption, remove], layout=widgets.Layout(align_items="center"))
-        thumb = styled(widgets.Image(value=ref.thumb, format="png"), "nbb-thumb")
+        thumb = styled(widgets.Image(value=ref.thumb, format="jpeg"), "nbb-thumb")
         return styled(widgets.VBox([thumb, title]), "nbb-chip")
 
     def _on_upload(self, change: dict[str, Any]) -> None:
@@ -187,7 +190,7 @@ class ReferenceTray:
             layout=widgets.Layout(width="96px"),
         )  # fmt: skip
         add.on_click(self._guard(lambda _: self.add(ref)))
-        thumb = styled(widgets.Image(value=ref.thumb, format="png"), "nbb-thumb")
+        thumb = styled(widgets.Image(value=ref.thumb, format="jpeg"), "nbb-thumb")
         return styled(widgets.VBox([thumb, add]), "nbb-chip")
 
 

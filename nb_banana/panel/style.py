@@ -66,12 +66,6 @@ CSS = f"""
 .{ROOT_CLASS} .nbb-status.nbb-ok {{ color: var(--jp-success-color1); }}
 .{ROOT_CLASS} .nbb-status.nbb-error {{ color: var(--jp-error-color1); }}
 .{ROOT_CLASS} .nbb-over {{ color: var(--jp-warn-color1); }}
-.{ROOT_CLASS} .nbb-timeline ol {{ margin: 0; padding-left: 0; list-style: none; }}
-.{ROOT_CLASS} .nbb-timeline li {{ display: flex; gap: 8px; align-items: center; margin: 4px 0; }}
-.{ROOT_CLASS} .nbb-timeline img {{
-  width: 48px; height: 48px; object-fit: cover; border-radius: 3px;
-  border: 1px solid var(--jp-border-color1);
-}}
 """
 
 

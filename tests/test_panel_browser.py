@@ -1,0 +1,229 @@
+"""The panel in a real JupyterLab, driven through Debian's Chromium with Python playwright.
+
+The kernel talks to a simulator started here (``GOOGLE_GEMINI_BASE_URL``), everything stays
+on 127.0.0.1, and every wait is bounded. ``NB_BANANA_UPDATE_SCREENSHOT=1`` also writes the
+panel's picture to docs/panel.png.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from nb_banana.simulator import Fault, Simulator
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "panel.png"
+CELLS = ["%load_ext nb_banana", "%banana panel"]
+PICTURE_SHOWN = """() => [...document.querySelectorAll('.nb-banana-panel img.nbb-picture')]
+    .filter(img => img.complete && img.naturalWidth > 0).length"""
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "no /usr/bin/chromium: install it with `apt-get install -y chromium`",
+        allow_module_level=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[Simulator]:
+    with Simulator() as sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, simulator) -> Iterator[str]:
+    """A JupyterLab server on a free loopback port; yields its URL with the token."""
+    root = tmp_path_factory.mktemp("lab")
+    home = tmp_path_factory.mktemp("home")
+    _write_notebook(root / "panel.ipynb")
+    _disable_news(home / "config")
+    port, token = _free_port(), secrets.token_hex(16)
+    log = (home / "lab.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+            "--allow-root", "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=_server_env(home, simulator.url), cwd=root, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_server(url, token, process, home / "lab.log")
+        yield f"{url}/lab/tree/panel.ipynb?token={token}"
+    finally:
+        _stop(process)
+        log.close()
+
+
+def test_panel_in_jupyterlab(lab, simulator, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    reference = tmp_path / "reference.png"
+    Image.new("RGB", (64, 48), "teal").save(reference)
+    shot = tmp_path / "panel.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(30_000)
+            panel = _open_panel(page, lab)
+            prompt = panel.locator("textarea")
+            generate = panel.get_by_role("button", name="Generate")
+            follow = panel.get_by_role("button", name="Continue", exact=True)
+            stop = panel.get_by_role("button", name="Stop")
+
+            prompt.fill("a lighthouse at dawn")
+            generate.click()
+            page.wait_for_function(PICTURE_SHOWN, timeout=30_000)
+            expect(generate).to_be_enabled()
+
+            prompt.fill("now at night")
+            follow.click()
+            expect(panel.locator(".nbb-status.nbb-ok")).to_be_visible()
+            roles = [c["role"] for c in simulator.requests[-1].body["contents"]]
+            assert roles == ["user", "model", "user"]
+
+            panel.locator("input[type=file]").set_input_files(str(reference))
+            expect(panel.locator(".nbb-chip")).to_have_count(1)
+            prompt.fill("the lighthouse, painted in these colours")
+            generate.click()
+            expect(panel.locator(".nbb-status.nbb-ok")).to_be_visible()
+            expect(generate).to_be_enabled()
+            parts = simulator.requests[-1].body["contents"][-1]["parts"]
+            sent = [p.get("inlineData") or p.get("inline_data") for p in parts]
+            assert parts[0].get("text") and sent[1] is not None
+            assert base64.urlsafe_b64decode(sent[1]["data"]) == reference.read_bytes()
+            assert page.evaluate(PICTURE_SHOWN) >= 3
+            panel.screenshot(path=str(shot))
+
+            simulator.inject(Fault.slow(10))
+            prompt.fill("a storm over the lighthouse")
+            generate.click()
+            expect(stop).to_be_enabled(timeout=2_000)
+            expect(panel.locator(".nbb-status.nbb-busy")).to_contain_text(" 1 s", timeout=3_000)
+            started = time.monotonic()
+            stop.click()
+            expect(panel.locator(".nbb-status")).to_contain_text("Cancelled", timeout=3_000)
+            assert time.monotonic() - started < 3
+            expect(generate).to_be_enabled()
+        finally:
+            browser.close()
+    assert Image.open(shot).width > 300
+    if os.environ.get("NB_BANANA_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(shot, DOCS_SCREENSHOT)
+
+
+def _open_panel(page, url: str):
+    """Open the notebook, wait for an idle kernel, run both cells, return the panel."""
+    page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_selector(
+        '.jp-Notebook-ExecutionIndicator[data-status="idle"]', state="attached", timeout=60_000
+    )
+    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
+    for _ in CELLS:
+        page.keyboard.press("Shift+Enter")
+    panel = page.locator(".nb-banana-panel")
+    panel.wait_for(state="visible", timeout=60_000)
+    return panel
+
+
+def _write_notebook(path: Path) -> None:
+    cells = [
+        {"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {},
+         "outputs": [], "source": source}
+        for i, source in enumerate(CELLS)
+    ]  # fmt: skip
+    notebook = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(notebook))
+
+
+def _disable_news(config_dir: Path) -> None:
+    """No "receive Jupyter news?" toast over the page, and no fetch for it."""
+    labconfig = config_dir / "labconfig"
+    labconfig.mkdir(parents=True)
+    disabled = {"@jupyterlab/apputils-extension:announcements": True}
+    (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
+
+
+def _server_env(home: Path, simulator_url: str) -> dict[str, str]:
+    """No real key or endpoint leaks in; the kernel talks to the simulator with a test key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "GOOGLE"))}
+    env.update(
+        HOME=str(home),
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+        GOOGLE_GEMINI_BASE_URL=simulator_url,
+        GEMINI_API_KEY="test-key",
+    )
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(url: str, token: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"JupyterLab exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"JupyterLab did not start within 60 s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Terminate the server's whole process group (its kernels included)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass

@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "panel.png"
-CELLS = ["%load_ext nb_banana", "%banana panel"]
+CELL = "%load_ext nb_banana\n%banana panel"
 PICTURE_SHOWN = """() => [...document.querySelectorAll('.nb-banana-panel img.nbb-picture')]
     .filter(img => img.complete && img.naturalWidth > 0).length"""
 
@@ -98,32 +98,41 @@ def test_panel_in_jupyterlab(lab, simulator, tmp_path):
             page.set_default_timeout(30_000)
             panel = _open_panel(page, lab)
             prompt = panel.locator("textarea")
-            generate = panel.get_by_role("button", name="Generate")
-            follow = panel.get_by_role("button", name="Continue", exact=True)
-            stop = panel.get_by_role("button", name="Stop")
+            generate = panel.locator("button.nbb-generate")
+            follow = panel.locator("button.nbb-continue")
+            stop = panel.locator("button.nbb-stop")
+
+            def answered(button) -> None:
+                """Click, then wait for the simulator to see the call and the panel to settle."""
+                before = len(simulator.requests)
+                button.click()
+                deadline = time.monotonic() + 30
+                while len(simulator.requests) == before and time.monotonic() < deadline:
+                    page.wait_for_timeout(100)
+                expect(generate).to_be_enabled()
+                expect(panel.locator(".nbb-status.nbb-ok")).to_be_visible()
 
             prompt.fill("a lighthouse at dawn")
-            generate.click()
+            answered(generate)
             page.wait_for_function(PICTURE_SHOWN, timeout=30_000)
-            expect(generate).to_be_enabled()
 
             prompt.fill("now at night")
-            follow.click()
-            expect(panel.locator(".nbb-status.nbb-ok")).to_be_visible()
+            answered(follow)
             roles = [c["role"] for c in simulator.requests[-1].body["contents"]]
             assert roles == ["user", "model", "user"]
 
-            panel.locator("input[type=file]").set_input_files(str(reference))
+            # ipywidgets keeps the file input out of the page: answer the chooser it opens.
+            with page.expect_file_chooser() as chooser:
+                panel.locator(".nbb-upload").click()
+            chooser.value.set_files(str(reference))
             expect(panel.locator(".nbb-chip")).to_have_count(1)
             prompt.fill("the lighthouse, painted in these colours")
-            generate.click()
-            expect(panel.locator(".nbb-status.nbb-ok")).to_be_visible()
-            expect(generate).to_be_enabled()
+            answered(generate)
             parts = simulator.requests[-1].body["contents"][-1]["parts"]
             sent = [p.get("inlineData") or p.get("inline_data") for p in parts]
             assert parts[0].get("text") and sent[1] is not None
             assert base64.urlsafe_b64decode(sent[1]["data"]) == reference.read_bytes()
-            assert page.evaluate(PICTURE_SHOWN) >= 3
+            page.wait_for_function(f"({PICTURE_SHOWN})() >= 3")
             panel.screenshot(path=str(shot))
 
             simulator.inject(Fault.slow(10))
@@ -136,6 +145,11 @@ def test_panel_in_jupyterlab(lab, simulator, tmp_path):
             expect(panel.locator(".nbb-status")).to_contain_text("Cancelled", timeout=3_000)
             assert time.monotonic() - started < 3
             expect(generate).to_be_enabled()
+        except Exception:
+            failure = tmp_path / "failure.png"
+            page.screenshot(path=str(failure), full_page=True)
+            print(f"screenshot of the page at the failure: {failure}")
+            raise
         finally:
             browser.close()
     assert Image.open(shot).width > 300
@@ -144,15 +158,27 @@ def test_panel_in_jupyterlab(lab, simulator, tmp_path):
 
 
 def _open_panel(page, url: str):
-    """Open the notebook, wait for an idle kernel, run both cells, return the panel."""
+    """Open the notebook, wait for an idle kernel, run its one cell, return the panel.
+
+    A key press that lands before the editor is wired up is lost, so the run is retried
+    until the cell has an execution count.
+    """
     page.goto(url, wait_until="domcontentloaded", timeout=60_000)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_selector(
         '.jp-Notebook-ExecutionIndicator[data-status="idle"]', state="attached", timeout=60_000
     )
-    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
-    for _ in CELLS:
+    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
+    for _ in range(5):
+        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
         page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function(
+                "el => /\\d/.test(el.textContent)", arg=prompt.element_handle(), timeout=10_000
+            )
+            break
+        except Exception:
+            continue
     panel = page.locator(".nb-banana-panel")
     panel.wait_for(state="visible", timeout=60_000)
     return panel
@@ -160,9 +186,8 @@ def _open_panel(page, url: str):
 
 def _write_notebook(path: Path) -> None:
     cells = [
-        {"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {},
-         "outputs": [], "source": source}
-        for i, source in enumerate(CELLS)
+        {"cell_type": "code", "execution_count": None, "id": "panel", "metadata": {},
+         "outputs": [], "source": CELL}
     ]  # fmt: skip
     notebook = {
         "cells": cells,

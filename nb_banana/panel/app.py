@@ -269,9 +269,12 @@ def _pick_for(chat: Chat | None, wish: Pick | None) -> int | None:
 
 
 def _action(description: str, icon: str, tooltip: str) -> widgets.Button:
-    return widgets.Button(
+    """A main button; its class (``nbb-generate`` …) lets a page, or a test, find it."""
+    button = widgets.Button(
         description=description, icon=icon, tooltip=tooltip, layout=widgets.Layout(width="auto")
     )
+    button.add_class(f"nbb-{description.lower()}")
+    return button
 
 
 def _user_namespace() -> MutableMapping[str, object]:

@@ -77,6 +77,7 @@ class ReferenceTray:
             accept=ACCEPT, multiple=True, description="Upload", icon="upload",
             tooltip="Add PNG, JPEG or WebP files as references",
         )  # fmt: skip
+        self.upload.add_class("nbb-upload")
         self.scan_button = widgets.Button(
             description="Notebook images", icon="refresh",
             tooltip="Show the images held by this notebook's variables",

@@ -61,6 +61,16 @@ def _is_named(part: object) -> bool:
     return isinstance(part, tuple) and len(part) == 2 and isinstance(part[0], str)
 
 
+def _utf8_safe(text: str) -> str:
+    """Text that encodes as UTF-8: split surrogate pairs joined, a lone one (a broken paste
+    or a frontend's half emoji) replaced by U+FFFD, instead of failing after validation."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def prepare(
     items: Sequence[Item],
     *,
@@ -76,7 +86,7 @@ def prepare(
     s = settings()
     chosen = model or (chat.model_id if chat and chat.turns else s.model)
     request = build_request(
-        items,
+        [_utf8_safe(item) if isinstance(item, str) else item for item in items],
         model=chosen,
         aspect=aspect or s.aspect,
         size=size or s.size,
@@ -110,8 +120,8 @@ async def execute_async(
 ) -> Result:
     """Answer from the store when the same request was paid for before; otherwise call.
 
-    The chat turn is recorded only once everything succeeded, so a failure of any kind
-    leaves the history as it was.
+    The chat turn is recorded last, after the final ``await``: a failure of any kind, or
+    an interrupt (which cancels the task at an ``await``), leaves the history as it was.
     """
     from . import cache, engine, wire
 
@@ -122,7 +132,8 @@ async def execute_async(
     start = time.perf_counter()
     if store is not None and s.cache and not fresh and (row := store.lookup(key)):
         replies, previews = cache.rebuild(store, row, request)
-        result = _finish(request, chat, pick, replies, (), previews, start, cached=True)
+        result = _result(request, chat, replies, (), previews, start, cached=True)
+        _commit(request, chat, pick, replies)
         session().account(result)
         return result
     _check_budget(request, store)
@@ -146,19 +157,19 @@ async def execute_async(
     previews = await asyncio.get_running_loop().run_in_executor(
         None, make_previews, outs, s.preview_px
     )
-    result = _finish(request, chat, pick, replies, failures, tuple(previews), start, cached=False)
+    result = _result(request, chat, replies, failures, tuple(previews), start, cached=False)
     if store is not None:
         result = await asyncio.get_running_loop().run_in_executor(None, _stored, store, key, result)
     else:
         result.notes += (f"Not kept in the store: {s.store} cannot be opened.",)
+    _commit(request, chat, pick, replies)
     session().account(result)
     return result
 
 
-def _finish(
+def _result(
     request: Request,
     chat: Chat | None,
-    pick: int | None,
     replies: tuple,
     failures: tuple[BananaError, ...],
     previews: tuple,
@@ -166,24 +177,30 @@ def _finish(
     *,
     cached: bool,
 ) -> Result:
-    from . import wire
-
-    if chat is not None:
-        if not chat.turns:
-            chat.model_id = request.model.id
-        contents = [reply.content for reply in replies]
-        chat.add_turn(request.text, wire.user_content(request), contents, pick)
+    """The result, naming the chat turn it is about to become (``_commit`` records it)."""
     return Result(
         request,
         replies,
         time.perf_counter() - start,
         failures,
         chat=chat.name if chat else None,
-        turn=len(chat.turns) if chat else None,
+        turn=len(chat.turns) + 1 if chat else None,
         simulated=offline.is_offline(),
         cached=cached,
         previews=previews,
     )
+
+
+def _commit(request: Request, chat: Chat | None, pick: int | None, replies: tuple) -> None:
+    """Record the turn in the chat: the one step that changes it, run after every await."""
+    from . import wire
+
+    if chat is None:
+        return
+    if not chat.turns:
+        chat.model_id = request.model.id
+    contents = [reply.content for reply in replies]
+    chat.add_turn(request.text, wire.user_content(request), contents, pick)
 
 
 def _stored(store: Store, key: str, result: Result) -> Result:

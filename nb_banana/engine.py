@@ -15,6 +15,7 @@ import hashlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ from google import genai
 from google.genai import errors as sdk_errors
 from google.genai import types
 
-from . import wire
+from . import secrets, wire
 from .errors import (
     ApiError,
     BananaError,
@@ -45,6 +46,10 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: dict[tuple[str, str], genai.Client] = {}
         self._limit: tuple[int, asyncio.Semaphore] | None = None
+        # The task behind each future, once it has started (what an interrupt cancels).
+        self._tasks: weakref.WeakKeyDictionary[concurrent.futures.Future, list[asyncio.Task]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -57,7 +62,17 @@ class Engine:
             return self._loop
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop())
+        """Run ``coro`` on the loop thread; ``wait`` can later stop it at its next ``await``."""
+        started: list[asyncio.Task] = []
+
+        async def tracked() -> T:
+            started.append(asyncio.current_task())  # type: ignore[arg-type]
+            return await coro
+
+        future = asyncio.run_coroutine_threadsafe(tracked(), self.loop())
+        with self._lock:
+            self._tasks[future] = started
+        return future
 
     def wait(
         self,
@@ -75,10 +90,33 @@ class Engine:
                     if on_tick:
                         on_tick(time.perf_counter() - start)
         except KeyboardInterrupt:
-            future.cancel()
-            concurrent.futures.wait([future], timeout=1.0)
-            raise CancelledError() from None
+            return self._interrupt(future)
         except concurrent.futures.CancelledError:
+            raise CancelledError() from None
+
+    def _interrupt(self, future: concurrent.futures.Future[T]) -> T:
+        """Cancel the call where it awaits, and report what really happened.
+
+        Cancelling the task (not just the future) and waiting for it means a call that had
+        already finished when the interrupt came returns its result, instead of being
+        reported as cancelled while its chat turn was recorded.
+        """
+        with self._lock:
+            started = self._tasks.get(future, [])
+
+        def stop() -> None:  # on the loop thread, where ``started`` is up to date
+            if started:
+                started[0].cancel()
+            else:
+                future.cancel()
+
+        self.loop().call_soon_threadsafe(stop)
+        try:
+            return future.result(timeout=1.0)
+        except concurrent.futures.CancelledError:
+            raise CancelledError() from None
+        except concurrent.futures.TimeoutError:
+            future.cancel()
             raise CancelledError() from None
 
     def client(self, key: str | None, base_url: str) -> genai.Client:
@@ -88,6 +126,7 @@ class Engine:
         ident = (hashlib.sha256(key.encode()).hexdigest(), base_url)
         with self._lock:
             if ident not in self._clients:
+                secrets.guard_logging()
                 options = types.HttpOptions(base_url=base_url) if base_url else None
                 self._clients[ident] = genai.Client(api_key=key, http_options=options)
             return self._clients[ident]
@@ -132,7 +171,8 @@ async def run_samples(
                     model=request.model.id, contents=contents, config=config
                 )
             except Exception as exc:
-                raise translate(exc, model_id=request.model.id, **failure_context) from exc
+                error = translate(exc, model_id=request.model.id, **failure_context)
+                raise secrets.scrub(error) from secrets.scrub(exc)
         return wire.parse_reply(response)
 
     tasks = [asyncio.ensure_future(one()) for _ in range(request.count)]
@@ -162,7 +202,7 @@ def translate(
     if "Timeout" in name:
         return TransientError(
             f"No reply within {timeout:g} s{tried}: re-run the cell, or raise the limit with "
-            f"%config Banana.timeout = {int(timeout * 2)}."
+            f"%config Banana.timeout = {timeout * 2:g}."
         )
     if name == "ConnectError":
         return TransientError(
@@ -183,7 +223,7 @@ def translate(
 
 def _api_error(exc: sdk_errors.APIError, model_id: str, tried: str) -> BananaError:
     code, status = exc.code, exc.status or ""
-    said = " ".join(str(exc.message or "").split())
+    said = " ".join(str(exc.message or "").split()).rstrip(".")
     label = f"{code} {status}".strip()
     if code == 429:
         wait = _retry_after(exc)
@@ -209,7 +249,7 @@ def _api_error(exc: sdk_errors.APIError, model_id: str, tried: str) -> BananaErr
         )
     if code in (401, 403) or "api key" in said.lower():
         return ApiError(
-            f"The API refused the key ({label}: {said}): check GEMINI_API_KEY or run "
+            f"The API refused the key ({label}: {said}.): check GEMINI_API_KEY or run "
             "`%banana key` again.",
             code,
             status,
@@ -222,6 +262,22 @@ def _api_error(exc: sdk_errors.APIError, model_id: str, tried: str) -> BananaErr
 
 
 def _retry_after(exc: sdk_errors.APIError) -> str:
+    """How long the server asked to wait: a Retry-After header, or the body's RetryInfo."""
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
     value = headers.get("retry-after") if hasattr(headers, "get") else None
+    if not value:
+        value = _retry_delay(exc.details)
     return f" {value} s (the server asked)" if value else " a minute"
+
+
+def _retry_delay(details: Any) -> str | None:
+    """``"31s"`` from ``error.details[].retryDelay`` (google.rpc.RetryInfo) as ``"31"``."""
+    error = details.get("error") if isinstance(details, dict) else None
+    for detail in (error or {}).get("details") or []:
+        delay = detail.get("retryDelay") if isinstance(detail, dict) else None
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                return f"{float(delay[:-1]):g}"
+            except ValueError:
+                return None
+    return None

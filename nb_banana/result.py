@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -94,18 +95,25 @@ class Result:
         """Write the images: to ``path`` for one image, into folder ``path`` for several.
 
         The file's extension picks the format (converted if it differs from the reply's);
-        an existing file is kept unless ``overwrite`` is true.
+        an existing file (or link) is kept unless ``overwrite`` is true, and nothing is
+        written if any target clashes. A disk or permission failure is a ``BananaError``.
         """
         targets = self._targets(Path(path).expanduser())
-        clashes = [t for t in targets if t.exists()]
+        clashes = [t for t in targets if t.exists() or t.is_symlink()]
         if clashes and not overwrite:
             raise BananaError(
                 f"{clashes[0]} already exists: choose another name, or pass --overwrite."
             )
         info = self.provenance()
-        for out, target in zip(self.outputs, targets, strict=True):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write_image(out, target, info)
+        try:
+            for out, target in zip(self.outputs, targets, strict=True):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _write_image(out, target, info)
+        except OSError as exc:
+            raise BananaError(
+                f"Could not save to {path} ({type(exc).__name__}: {exc.strerror or exc}); "
+                "the images are still in the result (_banana): save them with .save(PATH)."
+            ) from exc
         return targets
 
     def provenance(self) -> dict[str, Any]:
@@ -146,13 +154,23 @@ class Result:
 
 
 def _write_image(out: OutImage, target: Path, info: dict[str, Any]) -> None:
-    """PNG to PNG keeps the bytes as received (plus a provenance chunk); else convert."""
+    """PNG to PNG keeps the bytes as received (plus a provenance chunk); else convert.
+
+    The bytes go to a new temp file beside the target (created exclusively, so a link
+    planted there is never written through), which then replaces the target's entry.
+    """
     wanted = Image.registered_extensions().get(target.suffix.lower(), "PNG")
-    tmp = target.with_name(f".{target.name}.tmp")
-    if wanted == "PNG" and out.mime_type == "image/png":
-        tmp.write_bytes(stamp.png_with_provenance(out.data, info))
-    else:
-        with Image.open(io.BytesIO(out.data)) as img:
-            frame = img.convert("RGB") if wanted == "JPEG" and img.mode != "RGB" else img
-            frame.save(tmp, format=wanted, exif=stamp.exif_with_provenance(info))
-    tmp.replace(target)
+    tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
+    handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    try:
+        with os.fdopen(handle, "wb") as file:
+            if wanted == "PNG" and out.mime_type == "image/png":
+                file.write(stamp.png_with_provenance(out.data, info))
+            else:
+                with Image.open(io.BytesIO(out.data)) as img:
+                    frame = img.convert("RGB") if wanted == "JPEG" and img.mode != "RGB" else img
+                    frame.save(file, format=wanted, exif=stamp.exif_with_provenance(info))
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,17 +1,27 @@
-"""Where the API key comes from, and the one function that keeps it out of everything shown.
+"""Where the API key comes from, and the functions that keep it out of everything shown.
 
 The key typed with ``%banana key`` lives only in this module's memory. Otherwise the SDK's
 own environment variables apply (``GOOGLE_API_KEY`` wins over ``GEMINI_API_KEY``, as in the
-SDK). Every message, traceback and listing nb_banana shows goes through ``redact``.
+SDK). Every message, traceback and listing nb_banana shows goes through ``redact``; SDK
+exceptions are ``scrub``-bed before they are chained (a server may echo the key in its error
+body, and a traceback prints the chain), and ``guard_logging`` masks the key in log records
+(the SDK's retry log quotes error bodies verbatim).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import traceback
+from typing import Any, TypeVar
 
 OFFLINE_KEY = "nb-banana-offline"
 _ENV_NAMES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 _typed_key: str | None = None
+_logging_guarded = False
+
+E = TypeVar("E", bound=BaseException)
 
 
 def set_typed_key(key: str | None) -> None:
@@ -48,3 +58,55 @@ def redact(text: str) -> str:
         if len(key) >= 4:
             text = text.replace(key, "***")
     return text
+
+
+def scrub(exc: E) -> E:
+    """Mask the key in the messages of ``exc`` and of every exception chained to it.
+
+    Tracebacks print ``str()`` of each exception in the chain, which for an SDK error is
+    the server's whole error body; scrubbing in place keeps the chain for ``%banana error``.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(redact(a) if isinstance(a, str) else a for a in current.args)
+        message = getattr(current, "message", None)
+        if isinstance(message, str):
+            with contextlib.suppress(AttributeError):  # a read-only property
+                current.message = redact(message)  # type: ignore[attr-defined]
+        current = current.__cause__ or current.__context__
+    return exc
+
+
+def guard_logging() -> None:
+    """Mask the key in every log record from now on (idempotent).
+
+    A record factory rather than a filter: filters apply only to the logger a record was
+    made on, and the SDK, httpx and tenacity log through many loggers, some made later.
+    """
+    global _logging_guarded
+    if _logging_guarded:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _redacted(previous(*args, **kwargs))
+
+    logging.setLogRecordFactory(factory)
+    _logging_guarded = True
+
+
+def _redacted(record: logging.LogRecord) -> logging.LogRecord:
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed log call fails later, in the handler, as it would anyway
+        return record
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, ()
+    if record.exc_info and record.exc_info[1] is not None:
+        text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        if redact(text) != text:
+            record.exc_text = redact(text)
+    return record

@@ -133,7 +133,7 @@ def test_panel_in_jupyterlab(lab, simulator, tmp_path):
             assert parts[0].get("text") and sent[1] is not None
             assert base64.urlsafe_b64decode(sent[1]["data"]) == reference.read_bytes()
             page.wait_for_function(f"({PICTURE_SHOWN})() >= 3")
-            panel.screenshot(path=str(shot))
+            _screenshot(page, panel, shot)
 
             simulator.inject(Fault.slow(10))
             prompt.fill("a storm over the lighthouse")
@@ -145,6 +145,10 @@ def test_panel_in_jupyterlab(lab, simulator, tmp_path):
             expect(panel.locator(".nbb-status")).to_contain_text("Cancelled", timeout=3_000)
             assert time.monotonic() - started < 3
             expect(generate).to_be_enabled()
+
+            for theme in ("JupyterLab Dark", "JupyterLab Light"):
+                _switch_theme(page, theme)
+                assert _contrast(panel) >= 4.5, f"panel text is hard to read in {theme}"
         except Exception:
             failure = tmp_path / "failure.png"
             page.screenshot(path=str(failure), full_page=True)
@@ -155,6 +159,43 @@ def test_panel_in_jupyterlab(lab, simulator, tmp_path):
     assert Image.open(shot).width > 300
     if os.environ.get("NB_BANANA_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(shot, DOCS_SCREENSHOT)
+
+
+def _switch_theme(page, theme: str) -> None:
+    page.locator(".lm-MenuBar-item", has_text="Settings").click()
+    page.locator(".lm-Menu-item", has_text="Theme").first.hover()
+    page.get_by_role("menuitem", name=theme, exact=True).click()
+    light = "false" if "Dark" in theme else "true"
+    page.wait_for_selector(f'body[data-jp-theme-light="{light}"]', state="attached")
+    page.wait_for_timeout(300)
+
+
+CONTRAST = """root => {
+    const rgb = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => [r, g, b].map(v => {
+        v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    }).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const text = lum(rgb(getComputedStyle(root.querySelector('.nbb-title')).color));
+    const back = lum(rgb(getComputedStyle(root).backgroundColor));
+    return (Math.max(text, back) + 0.05) / (Math.min(text, back) + 0.05);
+}"""
+
+
+def _contrast(panel) -> float:
+    """WCAG contrast of the panel's title against its background, as the theme renders it."""
+    return panel.evaluate(CONTRAST)
+
+
+def _screenshot(page, panel, path: Path) -> None:
+    """The whole panel: a tall page, the file browser folded away, the panel at the top."""
+    page.set_viewport_size({"width": 1280, "height": 2200})
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    panel.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    box = panel.bounding_box()
+    clip = {**box, "height": min(box["height"], 1100)}
+    page.screenshot(path=str(path), clip=clip)
+    page.set_viewport_size({"width": 1280, "height": 1000})
 
 
 def _open_panel(page, url: str):

@@ -35,7 +35,7 @@ from .timeline import Timeline
 # Serialising it keeps widget updates from the panel's own code in order.
 _WORKER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="nb_banana-panel")
 _TICK_SECONDS = 0.5
-# "Continue from this" on the chat's last turn: (chat name, turns then, sample number).
+# "Continue from" on the chat's last turn: (chat name, turns then, sample number).
 Pick = tuple[str, int, int]
 
 
@@ -193,7 +193,7 @@ class Panel:
         self._say(f"Done: {caption(result)}", "ok")
 
     def _follow(self, result: Result, index: int, label: str) -> None:
-        """Continue from this: pick the sample on the chat's last turn, else send it once.
+        """Continue from: pick the sample on the chat's last turn, else send it once.
 
         On the last turn the core's ``pick`` makes that sample the chat's answer (what
         ``%%banana -c --pick N`` does), so the history carries it with its signature; an

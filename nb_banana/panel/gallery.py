@@ -26,7 +26,7 @@ class Gallery:
     """Result groups, newest first.
 
     ``use`` receives a result image picked as a reference; ``follow`` is told which image
-    "Continue from this" chose (result, index of the image, its label).
+    "Continue from" chose (result, index of the image, its label).
     """
 
     def __init__(
@@ -91,8 +91,8 @@ class Gallery:
         name = widgets.Text(value=self._free_name(), layout=_grow())
         save = _button("Save", "save", "Write this image to the file named on the left")
         copy = _button("To variable", "code", "Bind this image (a PIL image) to the name")
-        use = _button("Use as reference", "plus", "Send this image with the next prompt")
-        follow = _button("Continue from this", "reply", "Make the next Continue build on this one")
+        use = _button("As reference", "plus", "Send this image with the next prompt")
+        follow = _button("Continue from", "reply", "Make the next Continue build on this one")
         save.on_click(self._guard(lambda _: self._save(result, index, path)))
         copy.on_click(self._guard(lambda _: self._bind(result, index, name)))
         use.on_click(self._guard(lambda _: self._run(self._reuse, label, out.data)))
@@ -179,13 +179,13 @@ def _cards(group: widgets.Widget) -> tuple[widgets.Widget, ...]:
 
 
 def _grow() -> widgets.Layout:
-    return widgets.Layout(flex="1 1 auto", width="auto", min_width="0")
+    return widgets.Layout(flex="1 1 0", width="auto", min_width="0")
 
 
 def _button(description: str, icon: str, tooltip: str) -> widgets.Button:
     return widgets.Button(
         description=description, icon=icon, tooltip=tooltip,
-        layout=widgets.Layout(flex="1 1 auto", width="auto"),
+        layout=widgets.Layout(flex="0 0 auto", width="auto"),
     )  # fmt: skip
 
 

@@ -33,7 +33,7 @@ Guard = Callable[[Callable[..., None]], Callable[..., None]]
 class Reference:
     """One chosen image value and the name it is sent (and shown in captions) as.
 
-    ``once`` marks a result picked with "Continue from this": it goes with the next call
+    ``once`` marks a result picked with "Continue from": it goes with the next call
     only, since after that the chat's history holds it.
     """
 
@@ -76,11 +76,13 @@ class ReferenceTray:
         self.upload = widgets.FileUpload(
             accept=ACCEPT, multiple=True, description="Upload", icon="upload",
             tooltip="Add PNG, JPEG or WebP files as references",
+            layout=widgets.Layout(width="auto"),
         )  # fmt: skip
         self.upload.add_class("nbb-upload")
         self.scan_button = widgets.Button(
             description="Notebook images", icon="refresh",
             tooltip="Show the images held by this notebook's variables",
+            layout=widgets.Layout(width="auto"),
         )  # fmt: skip
         self.chosen_box = styled(widgets.HBox(), "nbb-strip")
         self.found_box = styled(widgets.HBox(), "nbb-strip")
@@ -104,7 +106,7 @@ class ReferenceTray:
             return list(self._chosen)
 
     def add(self, ref: Reference) -> None:
-        """Append ``ref``; one from "Continue from this" goes first and replaces an earlier one."""
+        """Append ``ref``; one from "Continue from" goes first and replaces an earlier one."""
         with self._lock:
             kept = [r for r in self._chosen if r.name != ref.name and not (ref.once and r.once)]
             self._chosen = [ref, *kept] if ref.once else [*kept, ref]
@@ -146,7 +148,7 @@ class ReferenceTray:
 
     def _chip(self, ref: Reference) -> widgets.Widget:
         remove = widgets.Button(
-            description="×", tooltip=f"Remove {ref.name}", layout=widgets.Layout(width="28px")
+            description="×", tooltip=f"Remove {ref.name}", layout=widgets.Layout(width="24px")
         )
         remove.on_click(self._guard(lambda _: self.remove(ref)))
         label = ref.name + (f" ({ref.images})" if ref.images > 1 else "")

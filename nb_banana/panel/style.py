@@ -44,15 +44,19 @@ CSS = f"""
   gap: 2px;
   align-items: center;
 }}
+.{ROOT_CLASS} .nbb-chip button {{ padding: 0 4px; font-size: var(--jp-ui-font-size0); }}
+.{ROOT_CLASS} .nbb-chip .widget-html-content {{ font-size: var(--jp-ui-font-size0); }}
 .{ROOT_CLASS} .nbb-thumb {{ width: 72px; height: 72px; object-fit: cover; border-radius: 3px; }}
 .{ROOT_CLASS} .nbb-card {{
-  width: 288px;
+  width: 300px;
   background: var(--jp-layout-color1);
   border: 1px solid var(--jp-border-color1);
   border-radius: 6px;
   padding: 6px;
   gap: 4px;
 }}
+.{ROOT_CLASS} .nbb-card .nbb-row {{ flex-wrap: nowrap; }}
+.{ROOT_CLASS} .nbb-card .nbb-row .widget-button {{ flex: 1 1 auto; }}
 .{ROOT_CLASS} .nbb-card img.nbb-picture {{ width: 100%; height: auto; border-radius: 4px; }}
 .{ROOT_CLASS} .nbb-group {{ gap: 6px; }}
 .{ROOT_CLASS} .nbb-muted, .{ROOT_CLASS} .nbb-muted .widget-html-content {{

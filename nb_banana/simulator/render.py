@@ -24,6 +24,9 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 _GRADIENT_STEP = 16  # the gradient is computed at 1/16 of the size, then scaled up
 _MAX_PROMPT_LINES = 6
+# More than fits in six lines at any size or ratio; wrapping a 100k-character prompt whole
+# took minutes, long past any client's timeout.
+_MAX_PROMPT_CHARS = 2000
 _PANEL_DIMMING = 0.7  # how much the panel behind the prompt darkens the picture
 _PREVIOUS_WEIGHT = 0.5  # how much of the previous picture shows through on a follow-up turn
 
@@ -178,9 +181,9 @@ def _draw_prompt(
     image: Image.Image, scene: Scene, margin: int, top: int, bottom: int, unit: int
 ) -> None:
     """The prompt, wrapped and centred between the badge and the thumbnails, on a dim panel."""
-    text = " ".join(scene.prompt.split()) or "(no text prompt)"
+    text = " ".join(scene.prompt.split())[:_MAX_PROMPT_CHARS]
     font = _font(unit // 16)
-    lines = _wrap(text, font, scene.width - 4 * margin)
+    lines = _wrap(text or "(no text prompt)", font, scene.width - 4 * margin)
     if len(lines) > _MAX_PROMPT_LINES:
         lines = [*lines[: _MAX_PROMPT_LINES - 1], lines[_MAX_PROMPT_LINES - 1][:-1] + "…"]
     block = "\n".join(lines)

@@ -1,0 +1,129 @@
+"""Issue 4, chats: what a growing thread sends per turn, and what it leaves in the kernel.
+
+A child process plays the kernel (``python -m bench.chats``): one warm-up cell (imports,
+client, store), then ``%%banana -m pro -s 2K -c bench`` repeated, each turn a new prompt.
+The parent's simulator records every request, so the bytes per turn are the request
+bodies' sizes as received. Memory is measured twice, in two children: RSS (what the OS
+sees, without tracemalloc's own overhead) and the Python heap with tracemalloc, started
+after the warm-up, so "held" is what the turns allocated and still keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+import tracemalloc
+from typing import Any
+
+from .child import emit, run_child
+from .figure import Figure
+from .rig import Rig
+from .stats import Stat
+
+MB = 1024 * 1024
+CHAT = "bench"
+
+
+def chat_figures(rig: Rig, turns: int, size: str) -> list[Figure]:
+    args = ("--url", rig.sim.url, "--turns", str(turns), "--size", size)
+    rig.sim.clear_requests()
+    by_rss = run_child("chats", *args, "--store", str(rig.fresh_store()))
+    sent = [r for r in rig.sim.requests if r.model][1:]  # the warm-up cell's request first
+    sizes = [r.size for r in sent]
+    image_bytes = [_inline_bytes(r.body) for r in sent]
+    rig.sim.clear_requests()
+    by_heap = run_child("chats", *args, "--store", str(rig.fresh_store()), "--heap")
+    rig.sim.clear_requests()
+    steps = [b - a for a, b in zip(sizes, sizes[1:], strict=False)]
+    cell = f"%%banana -m pro -s {size} -c {CHAT}"
+    return [
+        Figure(
+            "chat_turn_bytes", 4, f"chat: bytes sent by turn {turns} ({size})", "bytes",
+            Stat.of([sizes[-1]]),
+            f"request body size as the simulator received it, per turn of `{cell}`; the "
+            "details list every turn",
+            details={"per_turn": sizes, "growth_per_turn": steps,
+                     "inline_image_base64_bytes": image_bytes,
+                     "image_share_last_turn": image_bytes[-1] / sizes[-1]},
+        ),
+        Figure(
+            "chat_heap_held", 4, f"chat: Python heap held after {turns} turns", "MiB",
+            Stat.of([by_heap["held"] / MB]),
+            "tracemalloc current after the turns (started after a warm-up cell, gc run), "
+            "in a child process",
+            details={"peak_mb": by_heap["peak"] / MB, "top": by_heap["top"],
+                     "turn_seconds": by_heap["turn_seconds"]},
+        ),
+        Figure(
+            "chat_rss_held", 4, f"chat: RSS held after {turns} turns", "MiB",
+            Stat.of([by_rss["held"] / MB]),
+            "VmRSS after the turns minus before (after a warm-up cell), in a child process "
+            "without tracemalloc",
+            details={"peak_growth_mb": by_rss["peak"] / MB, "turn_seconds": by_rss["turn_seconds"]},
+        ),
+    ]  # fmt: skip
+
+
+def _inline_bytes(body: dict[str, Any] | None) -> int:
+    """Base64 characters of every inline image in a request (the history's pictures)."""
+    total = 0
+    for content in (body or {}).get("contents", []):
+        for part in content.get("parts", []):
+            inline = part.get("inlineData") or part.get("inline_data") or {}
+            total += len(inline.get("data", ""))
+    return total
+
+
+def main() -> None:
+    from IPython.testing.globalipapp import start_ipython
+    from IPython.utils.capture import capture_output
+
+    from nb_banana.settings import settings
+
+    from . import memory
+    from .rig import use_bench_key
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--turns", type=int, required=True)
+    parser.add_argument("--size", required=True)
+    parser.add_argument("--heap", action="store_true", help="trace the heap (slower)")
+    args = parser.parse_args()
+
+    use_bench_key()
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "nb_banana")
+    settings().base_url = args.url
+    settings().store = args.store
+
+    def cell(line: str, text: str) -> None:
+        with capture_output():
+            shell.run_cell_magic("banana", line, text)
+
+    cell(f"-m pro -s {args.size}", "warm-up: a harbour at dusk")
+    gc.collect()
+    before = memory.rss()
+    memory.reset_peak()
+    if args.heap:
+        tracemalloc.start(12)
+    seconds = []
+    for turn in range(1, args.turns + 1):
+        start = time.perf_counter()
+        cell(f"-m pro -s {args.size} -c {CHAT}", f"turn {turn}: add a small red boat")
+        seconds.append(round(time.perf_counter() - start, 3))
+    gc.collect()
+    if args.heap:
+        held, peak = tracemalloc.get_traced_memory()
+        snapshot = tracemalloc.take_snapshot()
+        top = [f"{stat.size / 1024:.0f} KiB {stat.traceback[0]}"
+               for stat in snapshot.statistics("lineno")[:8]]  # fmt: skip
+        emit({"held": held, "peak": peak, "top": top, "turn_seconds": seconds})
+    else:
+        emit({"held": memory.rss() - before, "peak": memory.peak() - before,
+              "turn_seconds": seconds})  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

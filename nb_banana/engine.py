@@ -206,7 +206,8 @@ def translate(
         )
     if name == "ConnectError":
         return TransientError(
-            f"Could not connect to {endpoint}: check the network (or GOOGLE_GEMINI_BASE_URL); "
+            f"Could not connect to {endpoint}{tried}: check the network (or "
+            "GOOGLE_GEMINI_BASE_URL); "
             "`%banana offline` works without one."
         )
     if name in ("RemoteProtocolError", "ReadError", "WriteError", "NetworkError"):

@@ -56,109 +56,155 @@ def simulator() -> Iterator[Simulator]:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, simulator) -> Iterator[str]:
-    """A JupyterLab server on a free loopback port; yields its URL with the token."""
-    root = tmp_path_factory.mktemp("lab")
+    """A JupyterLab 4 server on a free loopback port; yields the notebook's URL with the token."""
+    lab_only = [
+        "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]  # fmt: skip
+    yield from _serve(tmp_path_factory, simulator, ["lab", *lab_only], "lab/tree")
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory, simulator) -> Iterator[str]:
+    """The same for Notebook 7, the classic interface rebuilt on JupyterLab's components."""
+    yield from _serve(tmp_path_factory, simulator, ["notebook"], "notebooks")
+
+
+def _serve(tmp_path_factory, simulator: Simulator, app: list[str], route: str) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("root")
     home = tmp_path_factory.mktemp("home")
     _write_notebook(root / "panel.ipynb")
     _disable_news(home / "config")
     port, token = _free_port(), secrets.token_hex(16)
-    log = (home / "lab.log").open("wb")
+    log = (home / "server.log").open("wb")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser",
+            sys.executable, "-m", "jupyter", *app, "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-            "--allow-root", "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--allow-root",
         ],
         env=_server_env(home, simulator.url), cwd=root, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_server(url, token, process, home / "lab.log")
-        yield f"{url}/lab/tree/panel.ipynb?token={token}"
+        _wait_for_server(url, token, process, home / "server.log")
+        yield f"{url}/{route}/panel.ipynb?token={token}"
     finally:
         _stop(process)
         log.close()
 
 
-def test_panel_in_jupyterlab(lab, simulator, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def test_panel_in_notebook7(notebook7, simulator, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        panel = _open_panel(page, notebook7)
+        before = len(simulator.requests)
+        panel.locator("textarea").fill("a windmill in Notebook 7")
+        panel.locator("button.nbb-generate").click()
+        page.wait_for_function(PICTURE_SHOWN, timeout=30_000)
+        expect(panel.locator(".nbb-status.nbb-ok")).to_be_visible()
+        assert len(simulator.requests) == before + 1
+        assert (
+            simulator.requests[-1].body["contents"][0]["parts"][0]["text"].startswith("a windmill")
+        )
+    except Exception:
+        _keep_failure(page, tmp_path)
+        raise
+
+
+def test_panel_in_jupyterlab(lab, simulator, browser, tmp_path):
+    from playwright.sync_api import expect
 
     reference = tmp_path / "reference.png"
     Image.new("RGB", (64, 48), "teal").save(reference)
     shot = tmp_path / "panel.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.set_default_timeout(30_000)
-            panel = _open_panel(page, lab)
-            prompt = panel.locator("textarea")
-            generate = panel.locator("button.nbb-generate")
-            follow = panel.locator("button.nbb-continue")
-            stop = panel.locator("button.nbb-stop")
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        panel = _open_panel(page, lab)
+        prompt = panel.locator("textarea")
+        generate = panel.locator("button.nbb-generate")
+        follow = panel.locator("button.nbb-continue")
+        stop = panel.locator("button.nbb-stop")
 
-            def answered(button) -> None:
-                """Click, then wait for the simulator to see the call and the panel to settle."""
-                before = len(simulator.requests)
-                button.click()
-                deadline = time.monotonic() + 30
-                while len(simulator.requests) == before and time.monotonic() < deadline:
-                    page.wait_for_timeout(100)
-                expect(generate).to_be_enabled()
-                expect(panel.locator(".nbb-status.nbb-ok")).to_be_visible()
-
-            prompt.fill("a lighthouse at dawn")
-            answered(generate)
-            page.wait_for_function(PICTURE_SHOWN, timeout=30_000)
-
-            prompt.fill("now at night")
-            answered(follow)
-            roles = [c["role"] for c in simulator.requests[-1].body["contents"]]
-            assert roles == ["user", "model", "user"]
-
-            # ipywidgets keeps the file input out of the page: answer the chooser it opens.
-            with page.expect_file_chooser() as chooser:
-                panel.locator(".nbb-upload").click()
-            chooser.value.set_files(str(reference))
-            expect(panel.locator(".nbb-chip")).to_have_count(1)
-            prompt.fill("the lighthouse, painted in these colours")
-            answered(generate)
-            parts = simulator.requests[-1].body["contents"][-1]["parts"]
-            sent = [p.get("inlineData") or p.get("inline_data") for p in parts]
-            assert parts[0].get("text") and sent[1] is not None
-            assert base64.urlsafe_b64decode(sent[1]["data"]) == reference.read_bytes()
-            page.wait_for_function(f"({PICTURE_SHOWN})() >= 3")
-            _screenshot(page, panel, shot)
-
-            simulator.inject(Fault.slow(10))
-            prompt.fill("a storm over the lighthouse")
-            generate.click()
-            expect(stop).to_be_enabled(timeout=2_000)
-            expect(panel.locator(".nbb-status.nbb-busy")).to_contain_text(" 1 s", timeout=3_000)
-            started = time.monotonic()
-            stop.click()
-            expect(panel.locator(".nbb-status")).to_contain_text("Cancelled", timeout=3_000)
-            assert time.monotonic() - started < 3
+        def answered(button) -> None:
+            """Click, then wait for the simulator to see the call and the panel to settle."""
+            before = len(simulator.requests)
+            button.click()
+            deadline = time.monotonic() + 30
+            while len(simulator.requests) == before and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
             expect(generate).to_be_enabled()
+            expect(panel.locator(".nbb-status.nbb-ok")).to_be_visible()
 
-            for theme in ("JupyterLab Dark", "JupyterLab Light"):
-                _switch_theme(page, theme)
-                assert _contrast(panel) >= 4.5, f"panel text is hard to read in {theme}"
-        except Exception:
-            failure = tmp_path / "failure.png"
-            page.screenshot(path=str(failure), full_page=True)
-            print(f"screenshot of the page at the failure: {failure}")
-            raise
-        finally:
-            browser.close()
+        prompt.fill("a lighthouse at dawn")
+        answered(generate)
+        page.wait_for_function(PICTURE_SHOWN, timeout=30_000)
+
+        prompt.fill("now at night")
+        answered(follow)
+        roles = [c["role"] for c in simulator.requests[-1].body["contents"]]
+        assert roles == ["user", "model", "user"]
+
+        # ipywidgets keeps the file input out of the page: answer the chooser it opens.
+        with page.expect_file_chooser() as chooser:
+            panel.locator(".nbb-upload").click()
+        chooser.value.set_files(str(reference))
+        expect(panel.locator(".nbb-chip")).to_have_count(1)
+        prompt.fill("the lighthouse, painted in these colours")
+        answered(generate)
+        parts = simulator.requests[-1].body["contents"][-1]["parts"]
+        sent = [p.get("inlineData") or p.get("inline_data") for p in parts]
+        assert parts[0].get("text") and sent[1] is not None
+        assert base64.urlsafe_b64decode(sent[1]["data"]) == reference.read_bytes()
+        page.wait_for_function(f"({PICTURE_SHOWN})() >= 3")
+        _screenshot(page, panel, shot)
+
+        simulator.inject(Fault.slow(10))
+        prompt.fill("a storm over the lighthouse")
+        generate.click()
+        expect(stop).to_be_enabled(timeout=2_000)
+        expect(panel.locator(".nbb-status.nbb-busy")).to_contain_text(" 1 s", timeout=3_000)
+        started = time.monotonic()
+        stop.click()
+        expect(panel.locator(".nbb-status")).to_contain_text("Cancelled", timeout=3_000)
+        assert time.monotonic() - started < 3
+        expect(generate).to_be_enabled()
+
+        for theme in ("JupyterLab Dark", "JupyterLab Light"):
+            _switch_theme(page, theme)
+            assert _contrast(panel) >= 4.5, f"panel text is hard to read in {theme}"
+    except Exception:
+        _keep_failure(page, tmp_path)
+        raise
     assert Image.open(shot).width > 300
     if os.environ.get("NB_BANANA_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(shot, DOCS_SCREENSHOT)
+
+
+def _keep_failure(page, tmp_path: Path) -> None:
+    failure = tmp_path / "failure.png"
+    page.screenshot(path=str(failure), full_page=True)
+    print(f"screenshot of the page at the failure: {failure}")
 
 
 def _switch_theme(page, theme: str) -> None:

@@ -22,7 +22,13 @@ _BOX = (
     "color: var(--jp-ui-font-color1, inherit); max-width: 100%;"
 )
 _MUTED = "opacity: 0.72; font-size: 12px; margin-top: 6px;"
-_IMG = "display: block; width: 100%; height: auto; border-radius: 6px;"
+# A lone picture keeps its proportions but never runs past the screen's height; in a grid
+# each picture fills its column.
+_IMG_ALONE = (
+    "display: block; max-width: 100%; max-height: 70vh; width: auto; height: auto; "
+    "border-radius: 6px;"
+)
+_IMG_IN_GRID = "display: block; width: 100%; height: auto; border-radius: 6px;"
 
 
 def caption(result: Result) -> str:
@@ -80,9 +86,10 @@ def shown(result: Result) -> list[tuple[bytes, str, int]]:
 
 
 def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict]:
-    figures = "".join(_figure(data, mime, width, result.request.text)
-                      for data, mime, width in shown(result))  # fmt: skip
     columns = min(len(result.outputs), 3)
+    style = _IMG_IN_GRID if columns > 1 else _IMG_ALONE
+    figures = "".join(_figure(data, mime, width, result.request.text, style)
+                      for data, mime, width in shown(result))  # fmt: skip
     grid = (
         f'<div style="display: grid; gap: 8px; '
         f'grid-template-columns: repeat({columns}, minmax(0, 1fr));">{figures}</div>'
@@ -108,11 +115,11 @@ def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict
     return data, metadata(result)
 
 
-def _figure(data: bytes, mime: str, width: int, alt: str) -> str:
+def _figure(data: bytes, mime: str, width: int, alt: str, style: str) -> str:
     src = f"data:{mime};base64,{base64.b64encode(data).decode()}"
     return (
         f'<figure style="margin: 0; max-width: min(100%, {width}px);">'
-        f'<img src="{src}" alt="{html.escape(alt[:200], quote=True)}" style="{_IMG}"/></figure>'
+        f'<img src="{src}" alt="{html.escape(alt[:200], quote=True)}" style="{style}"/></figure>'
     )
 
 

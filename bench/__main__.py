@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     plan = Plan.chosen(args.quick)
 
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="nb_banana-bench-") as root:
         rig = Rig(args.latency, Path(root))
@@ -64,18 +66,25 @@ def main(argv: list[str] | None = None) -> None:
             rig.close()
     context = {
         "machine": machine.describe(),
-        "plan": {**vars(plan), "quick": args.quick, "latency_s": args.latency,
-                 "references": REFERENCES},  # fmt: skip
+        "plan": {
+            **vars(plan),
+            "quick": args.quick,
+            "latency_s": args.latency,
+            "references": REFERENCES,
+        },
         "seconds": round(time.perf_counter() - started, 1),
+        # Other processes' work shows up in every timing: the 1-minute load, before and after.
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
-    report.write_json(args.out, figures, context)
+    document = {**context, "figures": [f.to_json() for f in figures]}
+    report.write_json(args.out, document)
     m = context["machine"]
     print(
         f"\nnb_banana benchmarks · simulator latency {args.latency * 1000:.0f} ms · "
         f"{plan.repeats} runs per timing · {m['cpu']}, {m['cores']} cores · "
-        f"{context['seconds']} s\n"
+        f"load {load_before:.2f} · {context['seconds']} s\n"
     )
-    print(report.table(figures))
+    print(report.table(document["figures"]))
     print(f"\nwritten to {args.out}")
 
 

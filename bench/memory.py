@@ -7,6 +7,8 @@ Python's allocator. Writing ``5`` to ``/proc/self/clear_refs`` resets the kernel
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from pathlib import Path
 
 _STATUS = Path("/proc/self/status")
@@ -33,3 +35,17 @@ def reset_peak() -> None:
 def peak() -> int:
     """The largest resident size since the last ``reset_peak`` (or the process start)."""
     return _status_bytes("VmHWM")
+
+
+def trimmed_rss() -> int:
+    """Resident bytes after glibc's ``malloc_trim(0)`` hands free heap pages back to the OS.
+
+    The difference from ``rss()`` is memory freed by the program but kept by the C
+    allocator for reuse; without glibc nothing is trimmed.
+    """
+    name = ctypes.util.find_library("c")
+    if name:
+        libc = ctypes.CDLL(name)
+        if hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    return rss()

@@ -1,18 +1,21 @@
-"""The one table a run prints, and ``results.json``, written whole or not at all."""
+"""The one table a run prints, and ``results.json``, written whole or not at all.
+
+The table is drawn from the figures' JSON documents, so ``python -m bench.report
+[results.json]`` redraws a saved run as the Markdown table in ``docs/benchmarks.md``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .figure import Figure
-from .stats import Stat
-
 _HEADERS = ("#", "figure", "median", "min–max", "baseline: median (min–max)", "score", "target",
             "met")  # fmt: skip
+Doc = dict[str, Any]
 
 
 def amount(value: float, unit: str) -> str:
@@ -23,38 +26,46 @@ def amount(value: float, unit: str) -> str:
     return f"{value:,.{digits}f} {unit}"
 
 
-def spread(stat: Stat, unit: str) -> str:
-    if len(stat.runs) == 1:
+def spread(stat: Doc, unit: str) -> str:
+    if len(stat["runs"]) == 1:
         return "(one run)"
-    return f"{amount(stat.low, unit)} – {amount(stat.high, unit)}"
+    return f"{amount(stat['min'], unit)} – {amount(stat['max'], unit)}"
 
 
-def score_text(figure: Figure) -> str:
-    score = figure.score
+def score_text(figure: Doc) -> str:
+    text = _score(figure)
+    return f"{text} ({figure['aside']})" if figure["aside"] else text
+
+
+def _score(figure: Doc) -> str:
+    score, unit = figure["score"], figure["score_unit"]
     if score is None:
         return "—"
-    if figure.score_unit == "of full":
+    if unit == "of full":
         return f"{score * 100:.1f}%"
-    if figure.score_unit.startswith("ms"):
-        sign = "+" if figure.score_unit == "ms added" and score >= 0 else ""
+    if unit.startswith("ms"):
+        sign = "+" if unit == "ms added" and score >= 0 else ""
         return sign + amount(score, "ms")
-    return f"{score:.2f}{figure.score_unit}"
+    return f"{score:.3f}{unit}"
 
 
-def rows(figures: Sequence[Figure]) -> list[tuple[str, ...]]:
+def rows(figures: Sequence[Doc]) -> list[tuple[str, ...]]:
     out = []
     for f in figures:
-        base = "—"
-        if f.baseline is not None:
-            low_high = "" if len(f.baseline.runs) == 1 else f" ({spread(f.baseline, f.unit)})"
-            base = f"{f.baseline_title}: {amount(f.baseline.median, f.unit)}{low_high}"
-        met = {True: "yes", False: "NO", None: "—"}[f.met]
-        out.append((str(f.issue), f.title, amount(f.value.median, f.unit),
-                    spread(f.value, f.unit), base, score_text(f), f.target or "—", met))  # fmt: skip
+        unit, base = f["unit"], "—"
+        if f["baseline"] is not None:
+            b = f["baseline"]
+            low_high = "" if len(b["runs"]) == 1 else f" ({spread(b, unit)})"
+            base = f"{b['title']}: {amount(b['median'], unit)}{low_high}"
+        met = {True: "yes", False: "NO", None: "—"}[f["met"]]
+        out.append(
+            (str(f["issue"]), f["title"], amount(f["median"], unit), spread(f, unit), base,
+             score_text(f), f["target"] or "—", met)
+        )  # fmt: skip
     return out
 
 
-def table(figures: Sequence[Figure]) -> str:
+def table(figures: Sequence[Doc]) -> str:
     body = rows(figures)
     widths = [max(len(r[i]) for r in [_HEADERS, *body]) for i in range(len(_HEADERS))]
     lines = [
@@ -64,17 +75,22 @@ def table(figures: Sequence[Figure]) -> str:
     return "\n".join(lines)
 
 
-def markdown(figures: Sequence[Figure]) -> str:
+def markdown(figures: Sequence[Doc]) -> str:
     """The same table for docs/benchmarks.md."""
     lines = ["| " + " | ".join(_HEADERS) + " |", "|" + "---|" * len(_HEADERS)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(figures)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
+              for row in rows(figures)]  # fmt: skip
     return "\n".join(lines)
 
 
-def write_json(path: Path, figures: Sequence[Figure], context: dict[str, Any]) -> None:
+def write_json(path: Path, document: Doc) -> None:
     """Temp file then rename: a reader never sees half a results file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {**context, "figures": [f.to_json() for f in figures]}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    saved = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results.json"
+    print(markdown(json.loads(saved.read_text(encoding="utf-8"))["figures"]))

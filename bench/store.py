@@ -52,7 +52,9 @@ def notebook_bytes_figure(rig: Rig, size: str) -> Figure:
     captured = rig.cell(line, PROMPT)
     full_png = rig.last.outputs[0].data
     full = len(base64.b64encode(full_png))
-    added = _ipynb_bytes(f"%%banana {line}\n{PROMPT}", captured.outputs)
+    source = f"%%banana {line}\n{PROMPT}"
+    added = _ipynb_bytes(source, captured.outputs)
+    pictured = [o for o in captured.outputs if "data:image/" in o.data.get("text/html", "")]
     share = added / full
     return Figure(
         f"ipynb_bytes_{size.lower()}", 6, f".ipynb bytes per {size} image", "bytes",
@@ -62,6 +64,7 @@ def notebook_bytes_figure(rig: Rig, size: str) -> Figure:
         Stat.of([full]), "full PNG as base64", score=share, score_unit="of full",
         limit=0.10, target="≤ 10%",
         details={"png_bytes": len(full_png), "preview_px": settings().preview_px,
+                 "image_output_only_bytes": _ipynb_bytes(source, pictured),
                  "photo_like_2k": _photo_like_share()},
     )  # fmt: skip
 
@@ -71,8 +74,7 @@ def _ipynb_bytes(source: str, outputs: list) -> int:
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     empty = len(nbformat.writes(notebook).encode())
     notebook.cells[0].outputs = [
-        nbformat.v4.new_output("display_data", data=o.data, metadata=o.metadata)
-        for o in outputs
+        nbformat.v4.new_output("display_data", data=o.data, metadata=o.metadata) for o in outputs
     ]
     return len(nbformat.writes(notebook).encode()) - empty
 

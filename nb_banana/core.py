@@ -138,8 +138,10 @@ async def execute_async(
         return result
     _check_budget(request, store)
     eng = engine.engine()
-    key_value = secrets.OFFLINE_KEY if offline.is_offline() else secrets.api_key()
-    client = eng.client(key_value, s.base_url)
+    # No local holds the key: a verbose traceback (%xmode Verbose) prints every frame's locals.
+    client = eng.client(
+        secrets.OFFLINE_KEY if offline.is_offline() else secrets.api_key(), s.base_url
+    )
     config = wire.config(request, timeout=s.timeout, retries=s.retries, retry_delay=s.retry_delay)
     context = {
         "endpoint": engine.endpoint(s.base_url),

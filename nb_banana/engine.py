@@ -172,7 +172,7 @@ async def run_samples(
                 )
             except Exception as exc:
                 error = translate(exc, model_id=request.model.id, **failure_context)
-                raise secrets.scrub(error) from secrets.scrub(exc)
+                raise secrets.scrub(error) from secrets.scrub(exc, frames=False)
         return wire.parse_reply(response)
 
     tasks = [asyncio.ensure_future(one()) for _ in range(request.count)]
@@ -207,8 +207,7 @@ def translate(
     if name == "ConnectError":
         return TransientError(
             f"Could not connect to {endpoint}{tried}: check the network (or "
-            "GOOGLE_GEMINI_BASE_URL); "
-            "`%banana offline` works without one."
+            "GOOGLE_GEMINI_BASE_URL); `%banana offline` works without one."
         )
     if name in ("RemoteProtocolError", "ReadError", "WriteError", "NetworkError"):
         return TransientError(
@@ -250,13 +249,14 @@ def _api_error(exc: sdk_errors.APIError, model_id: str, tried: str) -> BananaErr
         )
     if code in (401, 403) or "api key" in said.lower():
         return ApiError(
-            f"The API refused the key ({label}: {said}.): check GEMINI_API_KEY or run "
-            "`%banana key` again.",
+            f"The API refused the key ({label}{f': {said}.' if said else ''}): check "
+            "GEMINI_API_KEY or run `%banana key` again.",
             code,
             status,
         )
     return ApiError(
-        f"The API rejected the request ({label}): {said}. Check the options and images.",
+        f"The API rejected the request ({label}){f': {said}' if said else ''}. Check the "
+        "options and images.",
         code,
         status,
     )

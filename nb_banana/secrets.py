@@ -60,17 +60,21 @@ def redact(text: str) -> str:
     return text
 
 
-def scrub(exc: E) -> E:
+def scrub(exc: E, *, frames: bool = True) -> E:
     """Mask the key in the messages of ``exc`` and of every exception chained to it.
 
     Tracebacks print ``str()`` of each exception in the chain, which for an SDK error is
     the server's whole error body; scrubbing in place keeps the chain for ``%banana error``.
+    ``frames=False`` also drops their tracebacks: the SDK's and httpx's frames hold the
+    request headers (the key) as locals, which ``%xmode Verbose`` and debuggers print.
     """
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         current.args = tuple(redact(a) if isinstance(a, str) else a for a in current.args)
+        if not frames:
+            current.__traceback__ = None
         message = getattr(current, "message", None)
         if isinstance(message, str):
             with contextlib.suppress(AttributeError):  # a read-only property

@@ -1,4 +1,7 @@
-"""Every error a user can meet: one line naming the cause and the fix, never the key."""
+"""Errors in what the user wrote: one line naming the cause and the fix, never the key.
+
+Errors from the API and the network are in test_faults.py (the fault matrix).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,6 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from PIL import Image
-
-from nb_banana.session import session
-from nb_banana.simulator import Fault
 
 from .conftest import TEST_KEY
 
@@ -80,102 +80,6 @@ def test_too_many_images_for_the_model(ip, sim):
 def test_empty_prompt_is_refused(ip, sim):
     assert "The prompt is empty" in fails(ip, "", "   \n  ")
     assert sim.requests == []
-
-
-@pytest.mark.parametrize(
-    ("fault", "expected"),
-    [
-        (Fault.http(400, "Request contains an invalid argument."), "rejected the request (400"),
-        (Fault.http(401), "refused the key (401"),
-        (Fault.http(403), "refused the key (403"),
-        (Fault.http(404), "was not found by the API (404"),
-    ],
-)
-def test_client_errors_name_cause_and_fix(ip, sim, fault, expected):
-    sim.inject(fault, times=5)
-    message = fails(ip, "", "a cat")
-    assert expected in message
-    assert len(sim.requests) == 1  # 4xx other than 429 is not retried
-
-
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [(429, "Rate limit reached (429"), (500, "service failed (500"), (503, "service failed (503")],
-)
-def test_transient_errors_are_retried_then_reported(ip, sim, status, expected):
-    ip.run_line_magic("config", "Banana.retries = 2")
-    sim.inject(Fault.http(status), times=10)
-    message = fails(ip, "", "a cat")
-    assert expected in message and "after 3 attempts" in message
-    assert len(sim.requests) == 3
-
-
-def test_rate_limit_mentions_retry_after(ip, sim):
-    ip.run_line_magic("config", "Banana.retries = 0")
-    sim.inject(Fault.http(429, retry_after=30))
-    assert "wait 30 s (the server asked)" in fails(ip, "", "a cat")
-
-
-def test_transient_error_that_clears_succeeds_after_backoff(ip, sim):
-    sim.inject(Fault.http(503), times=2)
-    with capture_output():
-        ip.run_cell_magic("banana", "", "a cat")
-    assert len(sim.requests) == 3
-    assert ip.user_ns["_banana"].images
-
-
-def test_timeout(ip, sim):
-    ip.run_line_magic("config", "Banana.timeout = 0.3")
-    ip.run_line_magic("config", "Banana.retries = 0")
-    sim.inject(Fault.slow(2))
-    assert "No reply within 0.3 s" in fails(ip, "", "a cat")
-
-
-def test_blocked_prompt(ip, sim):
-    sim.inject(Fault.block("SAFETY"))
-    assert "The prompt was blocked (SAFETY)" in fails(ip, "", "a cat")
-
-
-@pytest.mark.parametrize(
-    ("reason", "expected"),
-    [
-        ("IMAGE_SAFETY", "withheld by the safety filter (IMAGE_SAFETY)"),
-        ("IMAGE_PROHIBITED_CONTENT", "prohibited content (IMAGE_PROHIBITED_CONTENT)"),
-        ("IMAGE_RECITATION", "protected material too closely (IMAGE_RECITATION)"),
-        ("IMAGE_OTHER", "could not make the image (IMAGE_OTHER)"),
-        ("NO_IMAGE", "chose not to draw (NO_IMAGE)"),
-        ("MISSING_THOUGHT_SIGNATURE", "MISSING_THOUGHT_SIGNATURE"),
-    ],
-)
-def test_refused_images_name_the_reason(ip, sim, reason, expected):
-    sim.inject(Fault.finish(reason))
-    assert expected in fails(ip, "", "a cat")
-
-
-def test_text_only_reply_quotes_the_model(ip, sim):
-    sim.inject(Fault.text_only("I would rather describe it."))
-    message = fails(ip, "", "a cat")
-    assert "without an image" in message and "I would rather describe it." in message
-
-
-def test_undecodable_image(ip, sim):
-    sim.inject(Fault.bad_image())
-    assert "could not be decoded" in fails(ip, "", "a cat")
-
-
-def test_malformed_json(ip, sim):
-    sim.inject(Fault.malformed_json())
-    assert "could not be read" in fails(ip, "", "a cat")
-
-
-def test_error_command_shows_the_kept_traceback(ip, sim):
-    sim.inject(Fault.http(400))
-    fails(ip, "", "a cat")
-    assert "Traceback" in session().last_error
-    assert TEST_KEY not in session().last_error
-    with capture_output() as captured:
-        ip.run_line_magic("banana", "error")
-    assert "ApiError" in captured.stdout
 
 
 def test_usage_errors_print_no_traceback(ip, sim):

@@ -56,7 +56,7 @@ def memory_figure(time_figure: Figure) -> Figure:
     value = Stat(growth["median"], growth["min"], growth["max"], tuple(growth["runs"]))
     share = details["peak_rss_growth_vs_arrays"]
     return Figure(
-        "references_memory", 8, "  … its peak memory (RSS growth)", "MiB", value,
+        "references_memory", 8, "peak memory preparing them (RSS growth)", "MiB", value,
         "peak RSS growth while preparing, over the arrays' own size (the arrays are held "
         "before and after); met when the peak, arrays included, stays within 2× the arrays",
         score=1 + share, score_unit="× arrays (peak total)", limit=2.0,

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
     parser.add_argument(
-        "--latency", type=float, default=0.0, help="seconds added to every reply (default: 0)"
+        "--latency", type=float, default=0.0, help="seconds every reply takes (default: 0)"
     )
     parser.add_argument(
         "--api-key", default=None, help="accept only this key (default: any non-empty key)"

@@ -13,6 +13,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -264,14 +265,18 @@ class _Handler(BaseHTTPRequestHandler):
                     "POST /v1beta/models/{model}:generateContent (and /v1/).",
                 )
             )
+        started = time.monotonic()
         fault = simulator._faults.pop()
         delay = simulator.latency
         if fault is not None and fault.kind == "slow":
             delay += fault.seconds or 0.0
-        if not simulator._pause(delay):
+        # Latency is the time the "model" takes to answer, drawing included: a remote model
+        # does not slow down because the client's machine has few cores.
+        answer = generate_content(version, model, self._key(), simulator.api_key, body, fault)
+        if not simulator._pause(delay - (time.monotonic() - started)):
             self.close_connection = True
             return None
-        return generate_content(version, model, self._key(), simulator.api_key, body, fault)
+        return answer
 
     def _key(self) -> str:
         key = self.headers.get("x-goog-api-key", "")

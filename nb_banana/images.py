@@ -70,19 +70,14 @@ def encode_images(named: Sequence[tuple[str, object]]) -> list[list[EncodedImage
     Work runs on a small thread pool: Pillow's encoders release the GIL, so several large
     references encode side by side.
     """
-    jobs = [(label, item) for name, value in named for label, item in _flatten(name, value)]
+    groups = [_flatten(name, value) for name, value in named]
+    jobs = [job for group in groups for job in group]
     if len(jobs) <= 1:
-        encoded = [encode_image(item, label) for label, item in jobs]
+        encoded = iter([encode_image(item, label) for label, item in jobs])
     else:
         with ThreadPoolExecutor(max_workers=min(len(jobs), 4)) as pool:
-            encoded = list(pool.map(lambda job: encode_image(job[1], job[0]), jobs))
-    out: list[list[EncodedImage]] = []
-    position = 0
-    for name, value in named:
-        n = len(_flatten(name, value))
-        out.append(encoded[position : position + n])
-        position += n
-    return out
+            encoded = iter(list(pool.map(lambda job: encode_image(job[1], job[0]), jobs)))
+    return [[next(encoded) for _ in group] for group in groups]
 
 
 def encode_image(value: object, name: str, max_bytes: int = MAX_INPUT_IMAGE_BYTES) -> EncodedImage:

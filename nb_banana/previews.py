@@ -55,12 +55,17 @@ def make_previews(images: list[tuple[bytes, str]], max_px: int) -> list[Preview]
         return list(pool.map(lambda item: make_preview(*item, max_px), images))
 
 
-def thumbnail_b64(data: bytes, px: int = 192) -> str:
-    """A small JPEG as base64, for listings (history, chats, timelines)."""
-    import base64
-
+def thumbnail(data: bytes, px: int = 192) -> bytes:
+    """A small JPEG, for listings and the panel's reference chips."""
     with Image.open(io.BytesIO(data)) as img:
         img.thumbnail((px, px))
         buffer = io.BytesIO()
         img.convert("RGB").save(buffer, format="JPEG", quality=80)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return buffer.getvalue()
+
+
+def thumbnail_b64(data: bytes, px: int = 192) -> str:
+    """``thumbnail`` as base64, for listings' HTML (history, chats, timelines)."""
+    import base64
+
+    return base64.b64encode(thumbnail(data, px)).decode()

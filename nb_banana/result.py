@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +13,7 @@ from PIL import Image
 from . import stamp
 from . import usage as usage_mod
 from .errors import BananaError
+from .files import atomic_write
 from .previews import Preview
 from .request import Request
 from .usage import Usage
@@ -154,23 +154,14 @@ class Result:
 
 
 def _write_image(out: OutImage, target: Path, info: dict[str, Any]) -> None:
-    """PNG to PNG keeps the bytes as received (plus a provenance chunk); else convert.
-
-    The bytes go to a new temp file beside the target (created exclusively, so a link
-    planted there is never written through), which then replaces the target's entry.
-    """
+    """PNG to PNG keeps the bytes as received (plus a provenance chunk); else convert."""
     wanted = Image.registered_extensions().get(target.suffix.lower(), "PNG")
-    tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
-    handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
-    try:
-        with os.fdopen(handle, "wb") as file:
-            if wanted == "PNG" and out.mime_type == "image/png":
-                file.write(stamp.png_with_provenance(out.data, info))
-            else:
-                with Image.open(io.BytesIO(out.data)) as img:
-                    frame = img.convert("RGB") if wanted == "JPEG" and img.mode != "RGB" else img
-                    frame.save(file, format=wanted, exif=stamp.exif_with_provenance(info))
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    if wanted == "PNG" and out.mime_type == "image/png":
+        data = stamp.png_with_provenance(out.data, info)
+    else:
+        buffer = io.BytesIO()
+        with Image.open(io.BytesIO(out.data)) as img:
+            frame = img.convert("RGB") if wanted == "JPEG" and img.mode != "RGB" else img
+            frame.save(buffer, format=wanted, exif=stamp.exif_with_provenance(info))
+        data = buffer.getvalue()
+    atomic_write(target, data)

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .files import atomic_write
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
@@ -115,7 +115,7 @@ class Store:
         target = self.blobs / name
         if not target.exists():
             target.parent.mkdir(exist_ok=True)
-            _atomic_write(target, data)
+            atomic_write(target, data)
         return name
 
     def blob(self, name: str) -> bytes:
@@ -254,20 +254,6 @@ def _set_up(db: sqlite3.Connection) -> None:
 def _row(values: tuple) -> Row:
     (id_, created, key, model, prompt, request, replies, *rest) = values
     return Row(id_, created, key, model, prompt, json.loads(request), json.loads(replies), *rest)
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see all of it or nothing."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cache_key(document: dict[str, Any]) -> str:

@@ -6,7 +6,6 @@ it is added, so a bad file says so at once and the thumbnail shows what will be 
 
 from __future__ import annotations
 
-import base64
 import html
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +17,7 @@ import ipywidgets as widgets
 from .. import images
 from ..errors import BananaError
 from ..models import ModelSpec
-from ..previews import thumbnail_b64
+from ..previews import thumbnail
 from .style import styled
 
 THUMB_PX = 96
@@ -47,7 +46,7 @@ class Reference:
 def reference(name: str, value: object, *, once: bool = False) -> Reference:
     """Encode ``value`` as a request would (same checks, same errors) and keep a thumbnail."""
     encoded = images.encode_images([(name, value)])[0]
-    thumb = base64.b64decode(thumbnail_b64(encoded[0].data, THUMB_PX))
+    thumb = thumbnail(encoded[0].data, THUMB_PX)
     return Reference(name, value, thumb, len(encoded), once)
 
 

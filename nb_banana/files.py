@@ -1,0 +1,25 @@
+"""Writing a file so that a reader sees all of it or nothing: the store's blobs and saves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def atomic_write(target: Path, data: bytes) -> None:
+    """A new temp file beside ``target``, fsync, rename over it.
+
+    The temp file is created exclusively under a random name, so a link planted where it
+    goes is never written through; its mode is the usual 0o666 less the umask.
+    """
+    tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
+    handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test fuzz bench lint format clean
 
 $(VENV)/.installed-demo: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check nb_banana tests bench
 	$(VENV)/bin/pytest
+
+# Fresh random examples for the property tests (run it a few times after touching images.py).
+fuzz: $(VENV)/.installed-test
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest tests/test_images.py tests/test_prompt.py
 
 bench: $(VENV)/.installed-test
 	$(PY) -m bench

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,18 @@ from .models import MAX_INPUT_IMAGE_BYTES
 # Formats the API takes as they are (Pillow's names), and the modes we send unchanged.
 _SENDABLE = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 _PLAIN_MODES = {"L", "RGB", "RGBA", "LA"}
+# What Pillow's plugins raise on a damaged file: beyond OSError and SyntaxError they let
+# struct, type, index and key errors from header parsing escape (found by fuzzing).
+_DAMAGED = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    TypeError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+)
 _JPEG_QUALITY = 90
 # Leave room under the limit: an estimate that lands at 99 % would often end at 101 %.
 _HEADROOM = 0.9
@@ -109,10 +122,14 @@ def _load(image: Image.Image, name: str, kind: str) -> None:
     """Decode now, so that a damaged file is refused here and not half-way through encoding."""
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageInputError(
-            name, f"is a damaged or truncated {kind} ({exc}); re-export it and try again."
-        ) from None
+    except _DAMAGED as exc:
+        raise _damaged(name, kind, exc) from None
+
+
+def _damaged(name: str, kind: str, exc: BaseException) -> ImageInputError:
+    return ImageInputError(
+        name, f"is a damaged or truncated {kind} ({exc}); re-export it and try again."
+    )
 
 
 def _flatten(name: str, value: object) -> list[tuple[str, object]]:
@@ -188,6 +205,23 @@ def _bomb(size: str) -> str:
 def _from_bytes(data: bytes, name: str, source: str, max_bytes: int) -> EncodedImage:
     if not data:
         raise ImageInputError(name, f"is empty ({source} with 0 bytes); it holds no image.")
+    image, frames = _open(data, name, source)
+    kind = image.format or "image"
+    if kind in _SENDABLE and image.mode in _PLAIN_MODES and len(data) <= max_bytes and frames == 1:
+        return EncodedImage(data, _SENDABLE[kind], image.width, image.height, f"{kind} {source}")
+    encoded = _fit(_plain(image, name), f"{kind} {source}", max_bytes)
+    if frames == 1:
+        return encoded
+    note = "; ".join(filter(None, [f"sent the first of its {frames} frames", encoded.note]))
+    return EncodedImage(**{**encoded.__dict__, "note": note})
+
+
+def _open(data: bytes, name: str, source: str) -> tuple[Image.Image, int]:
+    """Open, size-check and decode bytes; returns the image and its frame count.
+
+    Pillow reports a damaged header from any of these steps, with whichever exception
+    the failing plugin happens to raise, so all of them sit under one refusal.
+    """
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -196,17 +230,16 @@ def _from_bytes(data: bytes, name: str, source: str, max_bytes: int) -> EncodedI
         ) from None
     except Image.DecompressionBombError:
         raise ImageInputError(name, _bomb(f"is over {2 * _limit() / 1e6:.0f} MP")) from None
+    except _DAMAGED as exc:
+        raise _damaged(name, "image", exc) from None
     kind = image.format or "image"
     _check_pixels(image.width, image.height, name)
-    frames = getattr(image, "n_frames", 1)
+    try:
+        frames = getattr(image, "n_frames", 1)
+    except _DAMAGED as exc:
+        raise _damaged(name, kind, exc) from None
     _load(image, name, kind)
-    if kind in _SENDABLE and image.mode in _PLAIN_MODES and len(data) <= max_bytes and frames == 1:
-        return EncodedImage(data, _SENDABLE[kind], image.width, image.height, f"{kind} {source}")
-    encoded = _fit(_plain(image, name), f"{kind} {source}", max_bytes)
-    if frames == 1:
-        return encoded
-    note = "; ".join(filter(None, [f"sent the first of its {frames} frames", encoded.note]))
-    return EncodedImage(**{**encoded.__dict__, "note": note})
+    return image, frames
 
 
 def _plain(image: Image.Image, name: str) -> Image.Image:

@@ -166,12 +166,19 @@ def _raise_no_image(reason: str, text: str) -> None:
 
 
 def _checked_image(data: bytes, mime_type: str) -> OutImage:
-    """Read the header and verify the chunks without decoding pixels: cheap, and catches junk."""
+    """Check the image is whole before it enters a chat or the store.
+
+    A PNG's chunk CRCs prove it whole without decoding pixels; other formats carry no such
+    check (a truncated JPEG passes ``verify``), so those are decoded.
+    """
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
             fmt = img.format or ""
-            img.verify()
+            if fmt == "PNG":
+                img.verify()
+            else:
+                img.load()
     except Exception as exc:
         raise NoImageError(
             f"The reply's image could not be decoded ({type(exc).__name__}): re-run the cell.",

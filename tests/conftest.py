@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import hypothesis
 import pytest
 from IPython.testing.globalipapp import start_ipython
 
@@ -10,6 +13,12 @@ from nb_banana.settings import settings
 from nb_banana.simulator import Simulator
 
 TEST_KEY = "test-key-0123456789abcdef"
+
+# `make test` (and so CI) draws the same examples every run, so its verdict depends only on
+# the code; `make fuzz` draws fresh ones to look for new failures.
+hypothesis.settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis.settings.register_profile("fuzz", derandomize=False)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")

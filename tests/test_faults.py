@@ -8,6 +8,7 @@ transient faults, that backoff succeeds once the fault clears and stops at
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 from dataclasses import dataclass
@@ -16,14 +17,18 @@ from typing import Any
 
 import pytest
 from google.genai import errors as sdk_errors
+from google.genai import types
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
+from PIL import Image
 
 from nb_banana.engine import translate
+from nb_banana.errors import NoImageError
 from nb_banana.session import session
 from nb_banana.settings import settings
 from nb_banana.simulator import Fault
 from nb_banana.store import Store
+from nb_banana.wire import parse_reply
 
 from .conftest import TEST_KEY
 
@@ -317,3 +322,15 @@ def test_retry_delay_in_the_error_body_is_read_when_there_is_no_header():
         sdk_errors.ClientError(429, body), model_id=PRO, endpoint="x", timeout=1, attempts=1
     )
     assert "wait 31 s (the server asked)" in str(error)
+
+
+def test_truncated_jpeg_in_a_reply_is_refused_before_it_reaches_the_chat():
+    """JPEG has no checksums, so a cut-off one passes Pillow's ``verify``; it must not pass us."""
+    buffer = io.BytesIO()
+    Image.effect_noise((600, 600), 64).convert("RGB").save(buffer, "JPEG")
+    part = types.Part.from_bytes(data=buffer.getvalue()[:-5000], mime_type="image/jpeg")
+    response = types.GenerateContentResponse(
+        candidates=[types.Candidate(content=types.Content(role="model", parts=[part]))]
+    )
+    with pytest.raises(NoImageError, match=r"^The reply's image could not be decoded \(OSError\)"):
+        parse_reply(response)

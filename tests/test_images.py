@@ -365,15 +365,35 @@ def test_random_bytes_are_sent_or_refused_never_crash(data):
         assert str(exc).startswith("`pic`: ")
 
 
-@given(st.integers(1, 2000), st.integers(1, 2000))
-@settings(max_examples=30, deadline=None)
-def test_corrupted_png_is_sent_or_refused(cut, flip):
-    data = bytearray(png_bytes(Image.effect_noise((48, 48), 64)))
-    data[flip % len(data)] ^= 0xFF
+def _encoded_noise(fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((48, 48), 64).convert("RGB").save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP"])
+@given(cut=st.integers(0, 4000), flips=st.lists(st.integers(0, 4000), min_size=1, max_size=4))
+@settings(max_examples=60, deadline=None)
+def test_corrupted_files_are_sent_or_refused(fmt, cut, flips):
+    data = bytearray(_encoded_noise(fmt))
+    for flip in flips:
+        data[flip % len(data)] ^= 0xFF
     try:
         sent(encode_image(bytes(data[: max(8, len(data) - cut % len(data))]), "pic"))
     except ImageInputError as exc:
         assert str(exc).startswith("`pic`: ")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "flips", "cut"),
+    [("PNG", [10], 1), ("PNG", [8], 1)],  # IHDR damage: Pillow raised a bare OSError on open
+)
+def test_damaged_header_is_refused_by_name(fmt, flips, cut):
+    data = bytearray(_encoded_noise(fmt))
+    for flip in flips:
+        data[flip] ^= 0xFF
+    with pytest.raises(ImageInputError, match=r"^`pic`: is (a damaged|not an image)"):
+        encode_image(bytes(data[:-cut]), "pic")
 
 
 # Through the magic: the conversions reach the wire, refusals stop before it.

@@ -913,7 +913,7 @@ def test_async_calls_run_concurrently(client, sim):
     started = time.monotonic()
     responses = asyncio.run(four())
     assert len({r.response_id for r in responses}) == 4
-    assert time.monotonic() - started < 1.2
+    assert time.monotonic() - started < 1.4  # one after another would take 1.6 s
 
 
 def test_stop_frees_the_port():

@@ -82,7 +82,13 @@ class BananaMagics(Magics):
             return
         if cell is None:
             line, cell = split_options(_parser(), line)
-        self._generate(parse_argstring(self.banana, line), cell)
+        try:
+            args = parse_argstring(self.banana, line)
+        except ValueError as exc:  # shlex, on an unmatched quote
+            raise _unreadable(exc) from None
+        except UsageError as exc:  # argparse's own line, which names the option but no fix
+            raise OptionError(f"{exc}: see %banana? for the options and their values.") from None
+        self._generate(args, cell)
 
     def _generate(self, args: argparse.Namespace, text: str) -> None:
         from . import core
@@ -222,5 +228,12 @@ def _next_word(text: str) -> tuple[str, str]:
     try:
         value = lexer.get_token() or ""
     except ValueError as exc:
-        raise UsageError(f"Cannot read the option value: {exc}.") from None
+        raise _unreadable(exc) from None
     return value, lexer.instream.read().lstrip()
+
+
+def _unreadable(exc: ValueError) -> OptionError:
+    return OptionError(
+        f"Cannot read the options ({str(exc).lower()}): close the quote, "
+        "e.g. --save 'my pictures/cat.png'."
+    )

@@ -155,9 +155,9 @@ def test_a_refused_prompt_leaves_chats_alone(ip, sim):
     ("line", "expected"),
     [
         ("-n", "An option is missing its value"),
-        ('-a "16:9 a cat', "Cannot read the option value: No closing quotation."),
+        ('-a "16:9 a cat', "Cannot read the options (no closing quotation): close the quote"),
         ("--colour red a cat", "Unknown option --colour"),
-        ("-n two a cat", "argument -n/--count: invalid int value: 'two'"),
+        ("-n two a cat", "argument -n/--count: invalid int value: 'two': see %banana? for"),
     ],
     ids=["missing-value", "open-quote", "unknown-option", "not-a-number"],
 )
@@ -165,4 +165,19 @@ def test_odd_line_magic_options_are_one_line_errors(ip, sim, line, expected):
     with pytest.raises(UsageError) as info, capture_output():
         ip.run_line_magic("banana", line)
     assert expected in str(info.value) and "\n" not in str(info.value)
+    assert sim.requests == []
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("--save 'my pictures/cat.png", "Cannot read the options (no closing quotation)"),
+        ("-n two", "argument -n/--count: invalid int value: 'two': see %banana? for"),
+        ("-s 3K", "Invalid image size '3K': use one of 1K, 2K, 4K."),
+    ],
+    ids=["open-quote", "not-a-number", "bad-choice"],
+)
+def test_odd_cell_magic_options_are_one_line_errors(ip, sim, line, expected):
+    message = fails(ip, line, "a cat")
+    assert expected in message and "\n" not in message
     assert sim.requests == []

@@ -1,4 +1,4 @@
-"""Interrupts: Stop (or Ctrl-C) ends a call at once and leaves nothing behind.
+"""Interrupts: Stop (or Ctrl-C) ends a call within a second and leaves nothing behind.
 
 The simulator runs in another process here, so every thread left in this one would be
 nb_banana's; a slow fault holds the call until the interrupt comes. The last test sends a
@@ -117,7 +117,7 @@ def settled(check, timeout: float = 1.0) -> bool:
 
 
 @pytest.mark.parametrize("count", [1, 4], ids=["single", "n4"])
-def test_interrupt_stops_the_call_at_once_and_leaves_nothing(ip_remote, remote, count):
+def test_interrupt_stops_the_call_within_a_second_and_leaves_nothing(ip_remote, remote, count):
     ip = ip_remote
     run(ip, "-m pro -c house", "a house")  # warm up: the loop, client and pools exist now
     turns = [t.to_json() for t in session().chats.get("house").turns]
@@ -132,7 +132,7 @@ def test_interrupt_stops_the_call_at_once_and_leaves_nothing(ip_remote, remote, 
     interrupter.join()
 
     assert str(info.value) == CANCELLED
-    assert stopped - sent["at"] < 3.0  # the slow replies would take 8 s
+    assert stopped - sent["at"] < 1.0
     assert settled(lambda: tasks_on_the_loop() == [])
     assert settled(lambda: set(threading.enumerate()) <= threads)
     assert [t.to_json() for t in session().chats.get("house").turns] == turns
@@ -217,7 +217,7 @@ def test_kernel_interrupt_stops_the_cell_and_the_next_cell_works(sim, tmp_path):
         interrupted = time.monotonic()
         manager.interrupt_kernel()
         status, shown = collect(client, msg_id)
-        assert time.monotonic() - interrupted < 3.0  # the slow reply would take 8 s
+        assert time.monotonic() - interrupted < 1.0
         assert status == "error" and f"UsageError: {CANCELLED}" in shown
 
         assert execute(client, THREADS)[1] == threads_before

@@ -22,6 +22,10 @@ _BOX = (
     "color: var(--jp-ui-font-color1, inherit); max-width: 100%;"
 )
 _MUTED = "opacity: 0.72; font-size: 12px; margin-top: 6px;"
+_CODE = (
+    "font-family: var(--jp-code-font-family, monospace); font-size: 12px; "
+    "max-height: 320px; overflow: auto;"
+)
 # A lone picture keeps its proportions but never runs past the screen's height; in a grid
 # each picture fills its column.
 _IMG_ALONE = (
@@ -96,10 +100,9 @@ def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict
         if columns > 1
         else figures
     )
+    # The same order as the magic's output, where the text follows as its own Markdown:
+    # pictures, how they were made, then what the model said.
     body = [grid]
-    if with_text and result.text:
-        body.append(f'<div style="white-space: pre-wrap; margin-top: 8px;">'
-                    f"{html.escape(result.text)}</div>")  # fmt: skip
     if result.thoughts:
         body.append(
             '<details style="margin-top: 6px;"><summary>Thoughts</summary>'
@@ -108,6 +111,9 @@ def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict
         )
     body.append(f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>')
     body.extend(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in result.all_notes)
+    if with_text and result.text:
+        body.append(f'<div style="white-space: pre-wrap; margin-top: 8px;">'
+                    f"{html.escape(result.text)}</div>")  # fmt: skip
     data = {
         "text/html": f'<div class="nb-banana-result" style="{_BOX}">{"".join(body)}</div>',
         "text/plain": plain(result),
@@ -160,7 +166,7 @@ def dry_run_bundle(dry: DryRun) -> tuple[dict, dict]:
     notes = "".join(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in req.notes)
     html_text = (
         f'<div class="nb-banana-dry-run" style="{_BOX}"><div><b>{html.escape(summary)}</b></div>'
-        f'<div>{thumbs}</div><pre style="font-size: 12px; max-height: 320px; overflow: auto;">'
+        f'<div>{thumbs}</div><pre style="{_CODE}">'
         f"{html.escape(body)}</pre>{notes}</div>"
     )
     plain_text = "\n".join([summary, body, *(f"note: {n}" for n in req.notes)])

@@ -87,7 +87,8 @@ def test_flash_gets_no_image_size_field(ip, sim):
 def test_count_makes_that_many_calls_and_images(ip, sim):
     run(ip, "-n 3", "a teapot")
     assert len(sim.requests) == 3
-    assert len(ip.user_ns["_banana"].images) == 3
+    images = ip.user_ns["_banana"].images
+    assert len({image.tobytes() for image in images}) == 3  # three takes, not one thrice
 
 
 def test_out_binds_the_result_to_a_name(ip, sim):
@@ -115,6 +116,8 @@ def test_references_become_parts_in_prompt_order(ip, sim):
     assert inline(parts[1]) and inline(parts[3])
     assert parts[2] == {"text": " next to "}
     assert parts[4] == {"text": " in watercolour"}
+    # The simulator reads the parts in order, as the model does, and says what it saw.
+    assert "“put [image 1] next to [image 2] in watercolour”" in ip.user_ns["_banana"].text
 
 
 def test_double_braces_reach_the_wire_as_single_braces(ip, sim):

@@ -620,7 +620,7 @@ def test_usage_follows_the_published_token_figures(sim):
     )
 
 
-def test_same_request_gives_the_same_bytes(client, sim):
+def test_repeats_of_a_request_are_new_takes_and_every_run_draws_the_same_ones(client, sim):
     def call() -> types.GenerateContentResponse:
         return client.models.generate_content(
             model=FLASH2,
@@ -632,8 +632,14 @@ def test_same_request_gives_the_same_bytes(client, sim):
         )
 
     first, second = call(), call()
-    assert first.parts[-1].inline_data.data == second.parts[-1].inline_data.data
-    assert first.response_id == second.response_id
+    assert first.parts[-1].inline_data.data != second.parts[-1].inline_data.data
+    assert first.response_id != second.response_id
+    assert first.text == "Here is your image of “a teapot”."
+    assert second.text == "Here is take 2 of “a teapot”."
+    sim.reset()
+    again = call()
+    assert again.parts[-1].inline_data.data == first.parts[-1].inline_data.data
+    assert again.response_id == first.response_id
     other = client.models.generate_content(model=FLASH2, contents="a kettle")
     assert other.parts[-1].inline_data.data != first.parts[-1].inline_data.data
 

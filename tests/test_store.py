@@ -87,13 +87,15 @@ def test_a_cached_follow_up_still_extends_the_chat(ip, sim):
 
 def test_fresh_asks_for_a_new_sample_and_it_becomes_the_cached_one(ip, sim):
     run(ip, "", "a lighthouse")
+    first = ip.user_ns["_banana"].image.tobytes()
     run(ip, "--fresh", "a lighthouse")
     assert len(sim.requests) == 2 and not ip.user_ns["_banana"].cached
-    fresh_id = ip.user_ns["_banana"].generation_id
+    fresh = ip.user_ns["_banana"].image.tobytes()
+    assert fresh != first
     run(ip, "", "a lighthouse")
     assert ip.user_ns["_banana"].cached
+    assert ip.user_ns["_banana"].image.tobytes() == fresh
     assert len(sim.requests) == 2
-    assert fresh_id is not None
 
 
 def test_cache_can_be_turned_off(ip, sim):

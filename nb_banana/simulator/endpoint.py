@@ -68,15 +68,20 @@ def generate_content(
     expected_key: str | None,
     body: bytes,
     fault: Fault | None,
+    *,
+    sample: int = 1,
 ) -> Answer:
-    """The answer to one generateContent request, with ``fault`` (if any) applied."""
+    """The answer to one generateContent request, with ``fault`` (if any) applied.
+
+    ``sample`` counts repeats of the same request, so that each repeat draws anew.
+    """
     if fault is not None and fault.kind == "http":
         return Answer.error(_http_fault(fault))
     if fault is not None and fault.kind == "malformed_json":
         return Answer(200, b'{"candidates": [{"content": <html>Service hiccup</html>')
     try:
         request = _checked_request(api_version, model_id, key, expected_key, body)
-        answer = Answer.json(200, _reply(request, fault))
+        answer = Answer.json(200, _reply(request, fault, sample))
     except Rejection as rejection:
         answer = Answer.error(rejection)
     if fault is not None and fault.kind == "drop":
@@ -113,9 +118,9 @@ def _parse_json(body: bytes) -> Any:
         ) from exc
 
 
-def _reply(request: ImageRequest, fault: Fault | None) -> dict[str, Any]:
+def _reply(request: ImageRequest, fault: Fault | None, sample: int) -> dict[str, Any]:
     if fault is None:
-        return image_reply(request)
+        return image_reply(request, sample=sample)
     if fault.kind == "block":
         return blocked_reply(request, fault.reason or "SAFETY")
     if fault.kind == "finish":
@@ -125,8 +130,8 @@ def _reply(request: ImageRequest, fault: Fault | None) -> dict[str, Any]:
     if fault.kind == "empty_candidates":
         return empty_reply(request)
     if fault.kind == "bad_image":
-        return image_reply(request, image=UNDECODABLE_IMAGE)
-    return image_reply(request)  # slow and drop change the delivery, not the reply
+        return image_reply(request, sample=sample, image=UNDECODABLE_IMAGE)
+    return image_reply(request, sample=sample)  # slow and drop change delivery, not the reply
 
 
 def _http_fault(fault: Fault) -> Rejection:

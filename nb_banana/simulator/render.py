@@ -41,6 +41,7 @@ class Scene:
     label: str  # "model · aspect · size · turn N"
     inputs: tuple[bytes, ...] = ()
     previous: bytes | None = None
+    variant: int = 1  # which take of the same request: each has its own colours
 
 
 def render_png(scene: Scene) -> bytes:
@@ -75,7 +76,8 @@ def _palette(prompt: str) -> tuple[tuple[int, int, int], tuple[int, int, int], f
 
 
 def _background(scene: Scene) -> Image.Image:
-    colour_a, colour_b, angle = _palette(scene.prompt)
+    seed = scene.prompt if scene.variant == 1 else f"{scene.prompt}\0take {scene.variant}"
+    colour_a, colour_b, angle = _palette(seed)
     small_w = max(2, scene.width // _GRADIENT_STEP)
     small_h = max(2, scene.height // _GRADIENT_STEP)
     ys, xs = np.mgrid[0:small_h, 0:small_w].astype(np.float32)

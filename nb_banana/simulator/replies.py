@@ -11,6 +11,7 @@ Token counts follow Google's published figures; they are estimates, not a tokeni
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 from typing import Any
 
@@ -24,14 +25,22 @@ UNDECODABLE_IMAGE = b"\x89PNG\r\n\x1a\n" + b"this is not image data " * 8
 _SHORT_PROMPT = 60
 
 
-def image_reply(request: ImageRequest, *, image: bytes | None = None) -> dict[str, Any]:
-    """The normal reply; ``image`` replaces the rendered PNG (for ``Fault.bad_image``)."""
-    text = _answer_text(request) if "TEXT" in request.modalities else None
+def image_reply(
+    request: ImageRequest, *, sample: int = 1, image: bytes | None = None
+) -> dict[str, Any]:
+    """The normal reply; ``image`` replaces the rendered PNG (for ``Fault.bad_image``).
+
+    A repeated request (``sample`` 2, 3, …) gets another picture and says so.
+    """
+    text = _answer_text(request, sample) if "TEXT" in request.modalities else None
     picture = None
     if "IMAGE" in request.modalities:
-        picture = image if image is not None else render_png(_scene(request))
+        picture = image if image is not None else render_png(_scene(request, sample))
     parts = _answer_parts(request, text, picture)
-    return _with_candidate(request, parts, "STOP", text=text or "", images=int(bool(picture)))
+    reply = _with_candidate(request, parts, "STOP", text=text or "", images=int(bool(picture)))
+    if sample > 1:
+        reply["responseId"] = _response_id(request.fingerprint + sample.to_bytes(4, "big"))
+    return reply
 
 
 def text_reply(request: ImageRequest, text: str) -> dict[str, Any]:
@@ -91,14 +100,21 @@ def _with_candidate(
 
 def _identity(request: ImageRequest) -> dict[str, str]:
     """``modelVersion`` and a ``responseId`` derived from the request, so replies repeat."""
-    response_id = base64.urlsafe_b64encode(request.fingerprint[:16]).decode().rstrip("=")
-    return {"modelVersion": request.model.id, "responseId": response_id}
+    return {"modelVersion": request.model.id, "responseId": _response_id(request.fingerprint)}
 
 
-def _scene(request: ImageRequest) -> Scene:
+def _response_id(seed: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(seed).digest()[:16]).decode().rstrip("=")
+
+
+def _scene(request: ImageRequest, sample: int) -> Scene:
     width, height = request.model.pixels(request.aspect, request.size)
     label = f"{request.model.id} · {request.aspect} · {request.size} · turn {request.turn}"
-    return Scene(width, height, request.prompt, label, request.inputs, request.previous)
+    if sample > 1:
+        label += f" · take {sample}"
+    return Scene(
+        width, height, request.prompt, label, request.inputs, request.previous, variant=sample
+    )
 
 
 def _short(prompt: str) -> str:
@@ -106,13 +122,15 @@ def _short(prompt: str) -> str:
     return text if len(text) <= _SHORT_PROMPT else text[: _SHORT_PROMPT - 1].rstrip() + "…"
 
 
-def _answer_text(request: ImageRequest) -> str:
+def _answer_text(request: ImageRequest, sample: int) -> str:
     if "IMAGE" not in request.modalities:
         width, height = request.model.pixels(request.aspect, request.size)
         return (
             f"(Simulated, text only.) An image of “{_short(request.prompt)}” would be "
             f"{width}×{height} pixels."
         )
+    if sample > 1:
+        return f"Here is take {sample} of “{_short(request.prompt)}”."
     if request.turn > 1:
         return f"Here is the updated image: “{_short(request.prompt)}”."
     return f"Here is your image of “{_short(request.prompt)}”."

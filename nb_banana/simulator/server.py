@@ -9,12 +9,13 @@ redacted), takes at most one queued fault, and is answered by ``endpoint``; path
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -65,6 +66,7 @@ class Simulator:
         self._port = port
         self._faults = FaultQueue()
         self._requests: deque[RecordedRequest] = deque(maxlen=record_limit)
+        self._samples: Counter[bytes] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -137,9 +139,11 @@ class Simulator:
             self._requests.clear()
 
     def reset(self) -> None:
-        """Forget the recorded requests and drop queued faults."""
+        """Forget the recorded requests and samples, and drop queued faults."""
         self.clear_requests()
         self._faults.clear()
+        with self._lock:
+            self._samples.clear()
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -154,6 +158,17 @@ class Simulator:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+    def _next_sample(self, model: str, body: bytes) -> int:
+        """1 for the first time this exact request arrives, 2 the next time, and so on.
+
+        The real model draws a new picture for each call; the simulator draws a visibly
+        different one per repeat (``-n 3``, ``--fresh``), and the same ones in every run.
+        """
+        key = hashlib.sha256(model.encode() + b"\0" + body).digest()
+        with self._lock:
+            self._samples[key] += 1
+            return self._samples[key]
 
     def _pause(self, seconds: float) -> bool:
         """Wait ``seconds`` unless the simulator stops first; whether it is still running."""
@@ -272,7 +287,10 @@ class _Handler(BaseHTTPRequestHandler):
             delay += fault.seconds or 0.0
         # Latency is the time the "model" takes to answer, drawing included: a remote model
         # does not slow down because the client's machine has few cores.
-        answer = generate_content(version, model, self._key(), simulator.api_key, body, fault)
+        sample = simulator._next_sample(model, body)
+        answer = generate_content(
+            version, model, self._key(), simulator.api_key, body, fault, sample=sample
+        )
         if not simulator._pause(delay - (time.monotonic() - started)):
             self.close_connection = True
             return None

@@ -41,7 +41,7 @@ class ImageRequest:
     include_thoughts: bool
     search: bool
     turn: int  # how many user contents the conversation has, this one included
-    prompt: str  # the text of the latest user turn
+    prompt: str  # the latest user turn: its text, with "[image N]" where its images sit
     inputs: tuple[bytes, ...]  # the images of the latest user turn, in order
     previous: bytes | None  # the last image the model sent before the latest user turn
     prompt_chars: int
@@ -95,7 +95,7 @@ def read_request(body: dict[str, Any], spec: ModelSpec, api_version: str) -> Ima
         include_thoughts=include_thoughts,
         search=search,
         turn=roles.count("user"),
-        prompt=" ".join(_texts(contents[latest])) if latest >= 0 else "",
+        prompt=_prompt(contents[latest]) if latest >= 0 else "",
         inputs=inputs,
         previous=earlier_model_images[-1] if earlier_model_images else None,
         prompt_chars=sum(len(text) for content in contents for text in _texts(content)),
@@ -154,6 +154,23 @@ def _inline_image(blob: dict[str, Any], path: str) -> bytes:
             "https://developers.generativeai.google/guide/troubleshooting"
         ) from exc
     return data
+
+
+def _prompt(content: dict[str, Any]) -> str:
+    """The latest turn as a person would read it: text, and each image where it was sent."""
+    pieces: list[str] = []
+    images = 0
+    for part in content["parts"]:
+        if "inlineData" in part:
+            images += 1
+            pieces.append(f"[image {images}]")
+        elif "text" in part and not part.get("thought"):
+            pieces.append(part["text"])
+    joined = ""
+    for piece in pieces:
+        glue = "" if not joined or joined[-1].isspace() or piece[:1] in " ,.;:!?)" else " "
+        joined += glue + piece
+    return " ".join(joined.split())
 
 
 def _texts(content: dict[str, Any]) -> list[str]:

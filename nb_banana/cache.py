@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import zip_longest
 from typing import Any
 
 from google.genai import types
@@ -67,19 +68,10 @@ def _history_doc(history: Sequence[types.Content]) -> list[dict[str, Any]]:
 
 def record(store: Store, key: str, result: Result) -> int:
     """Write the images (originals and previews) first, then the row."""
+    entries = _image_entries(store, result)
     replies = []
-    previews = iter(result.previews)
     for reply in result.replies:
-        images = []
-        for out in reply.images:
-            entry = {"blob": store.put_blob(out.data, out.mime_type), "mime_type": out.mime_type,
-                     "width": out.width, "height": out.height}  # fmt: skip
-            preview = next(previews, None)
-            if preview is not None and preview.data is not out.data:
-                entry["preview"] = store.put_blob(preview.data, preview.mime_type)
-                entry["preview_mime_type"] = preview.mime_type
-                entry["preview_size"] = [preview.width, preview.height]
-            images.append(entry)
+        images = [next(entries) for _ in reply.images]
         replies.append({
             "content": wire.content_to_doc(reply.content, store),
             "text": reply.text, "thoughts": reply.thoughts,
@@ -100,6 +92,25 @@ def record(store: Store, key: str, result: Result) -> int:
         "created": time.time(),
     }
     return store.record(row)
+
+
+def _image_entries(store: Store, result: Result) -> Iterator[dict[str, Any]]:
+    """Each output image's stored form, after writing all the blobs at once."""
+    entries, writes = [], []
+    for out, preview in zip_longest(result.outputs, result.previews[: len(result.outputs)]):
+        entry = {"mime_type": out.mime_type, "width": out.width, "height": out.height}
+        writes.append((out.data, out.mime_type))
+        if preview is not None and preview.data is not out.data:
+            entry["preview_mime_type"] = preview.mime_type
+            entry["preview_size"] = [preview.width, preview.height]
+            writes.append((preview.data, preview.mime_type))
+        entries.append(entry)
+    names = iter(store.put_blobs(writes))
+    for entry in entries:
+        entry["blob"] = next(names)
+        if "preview_mime_type" in entry:
+            entry["preview"] = next(names)
+    return iter(entries)
 
 
 def rebuild(store: Store, row: Row, request: Request) -> tuple[tuple[wire.Reply, ...], tuple]:

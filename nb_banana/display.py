@@ -7,6 +7,7 @@ Bundles carry a ``text/plain`` fallback for terminals and an ``nb_banana`` metad
 from __future__ import annotations
 
 import base64
+import binascii
 import html
 import json
 from typing import TYPE_CHECKING, Any
@@ -90,42 +91,43 @@ def shown(result: Result) -> list[tuple[bytes, str, int]]:
 
 
 def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict]:
+    # Built as one flat list joined once: the base64 pictures are most of the bytes, and
+    # each nested f-string or join would copy all of them again.
     columns = min(len(result.outputs), 3)
     style = _IMG_IN_GRID if columns > 1 else _IMG_ALONE
-    figures = "".join(_figure(data, mime, width, result.request.text, style)
-                      for data, mime, width in shown(result))  # fmt: skip
-    grid = (
-        f'<div style="display: grid; gap: 8px; '
-        f'grid-template-columns: repeat({columns}, minmax(0, 1fr));">{figures}</div>'
-        if columns > 1
-        else figures
-    )
+    pieces = [f'<div class="nb-banana-result" style="{_BOX}">']
+    if columns > 1:
+        pieces.append(f'<div style="display: grid; gap: 8px; '
+                      f'grid-template-columns: repeat({columns}, minmax(0, 1fr));">')  # fmt: skip
+    for data, mime, width in shown(result):
+        pieces.extend(_figure(data, mime, width, result.request.text, style))
+    if columns > 1:
+        pieces.append("</div>")
     # The same order as the magic's output, where the text follows as its own Markdown:
     # pictures, how they were made, then what the model said.
-    body = [grid]
     if result.thoughts:
-        body.append(
+        pieces.append(
             '<details style="margin-top: 6px;"><summary>Thoughts</summary>'
             f'<div style="white-space: pre-wrap; {_MUTED}">{html.escape(result.thoughts)}</div>'
             "</details>"
         )
-    body.append(f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>')
-    body.extend(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in result.all_notes)
+    pieces.append(f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>')
+    pieces.extend(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in result.all_notes)
     if with_text and result.text:
-        body.append(f'<div style="white-space: pre-wrap; margin-top: 8px;">'
-                    f"{html.escape(result.text)}</div>")  # fmt: skip
-    data = {
-        "text/html": f'<div class="nb-banana-result" style="{_BOX}">{"".join(body)}</div>',
-        "text/plain": plain(result),
-    }
+        pieces.append(f'<div style="white-space: pre-wrap; margin-top: 8px;">'
+                      f"{html.escape(result.text)}</div>")  # fmt: skip
+    pieces.append("</div>")
+    data = {"text/html": "".join(pieces), "text/plain": plain(result)}
     return data, metadata(result)
 
 
-def _figure(data: bytes, mime: str, width: int, alt: str, style: str) -> str:
-    src = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+def _figure(data: bytes, mime: str, width: int, alt: str, style: str) -> tuple[str, str, str]:
+    """A picture as three pieces, the base64 in the middle, for the caller's single join."""
     return (
         f'<figure style="margin: 0; max-width: min(100%, {width}px);">'
-        f'<img src="{src}" alt="{html.escape(alt[:200], quote=True)}" style="{style}"/></figure>'
+        f'<img src="data:{mime};base64,',
+        binascii.b2a_base64(data, newline=False).decode("ascii"),
+        f'" alt="{html.escape(alt[:200], quote=True)}" style="{style}"/></figure>',
     )
 
 

@@ -76,6 +76,7 @@ def record(store: Store, key: str, result: Result) -> int:
             "content": wire.content_to_doc(reply.content, store),
             "text": reply.text, "thoughts": reply.thoughts,
             "finish_reason": reply.finish_reason, "usage": vars(reply.usage), "images": images,
+            "grounding": reply.grounding.to_doc() if reply.grounding else None,
         })  # fmt: skip
     row = {
         "cache_key": key,
@@ -131,6 +132,7 @@ def rebuild(store: Store, row: Row, request: Request) -> tuple[tuple[wire.Reply,
                 usage=Usage(**doc["usage"]),
                 content=wire.content_from_doc(doc["content"], store),
                 finish_reason=doc["finish_reason"],
+                grounding=wire.Grounding.from_doc(doc.get("grounding")),
             )
         )
     return tuple(replies), tuple(previews)

@@ -76,6 +76,7 @@ def metadata(result: Result) -> dict[str, Any]:
             "cost_usd": round(result.cost, 4),
             "elapsed_s": round(result.elapsed, 2),
             "chat": result.chat,
+            "sources": [{"title": s.title, "uri": s.uri} for s in result.sources],
             "simulated": result.simulated,
             "cached": result.cached,
             "generation_id": result.generation_id,
@@ -113,6 +114,7 @@ def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict
         )
     pieces.append(f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>')
     pieces.extend(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in result.all_notes)
+    pieces.extend(grounding_html(result))
     if with_text and result.text:
         pieces.append(f'<div style="white-space: pre-wrap; margin-top: 8px;">'
                       f"{html.escape(result.text)}</div>")  # fmt: skip
@@ -131,8 +133,40 @@ def _figure(data: bytes, mime: str, width: int, alt: str, style: str) -> tuple[s
     )
 
 
+def grounding_html(result: Result) -> list[str]:
+    """The sources a ``--search`` reply names, and Google's search chips for it.
+
+    Google's terms ask an app that shows a grounded answer to show its search suggestions
+    (``searchEntryPoint.renderedContent``, HTML and CSS made by the API) as they come.
+    """
+    pieces = []
+    if result.sources:
+        links = " · ".join(_link(s.title, s.uri) for s in result.sources)
+        pieces.append(f'<div style="{_MUTED}">🔎 Sources: {links}</div>')
+    suggestions = dict.fromkeys(
+        reply.grounding.suggestions_html
+        for reply in result.replies
+        if reply.grounding and reply.grounding.suggestions_html
+    )
+    pieces.extend(
+        f'<div class="nb-banana-search-suggestions" style="margin-top: 6px;">{chips}</div>'
+        for chips in suggestions
+    )
+    return pieces
+
+
+def _link(title: str, uri: str) -> str:
+    """A link for web addresses only: a reply's odd ``javascript:`` URI stays plain text."""
+    label = html.escape(title or uri)
+    if not uri.startswith(("https://", "http://")):
+        return label
+    return f'<a href="{html.escape(uri, quote=True)}" target="_blank" rel="noopener">{label}</a>'
+
+
 def plain(result: Result) -> str:
     lines = [f"[{len(result.outputs)} image(s)] {caption(result)}"]
+    if result.sources:
+        lines.append("sources: " + "; ".join(f"{s.title} <{s.uri}>" for s in result.sources))
     if result.text:
         lines.append(result.text)
     lines.extend(f"note: {n}" for n in result.all_notes)

@@ -17,7 +17,7 @@ from .files import atomic_write
 from .previews import Preview
 from .request import Request
 from .usage import Usage
-from .wire import OutImage, Reply
+from .wire import OutImage, Reply, Source
 
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 
@@ -67,6 +67,15 @@ class Result:
     @property
     def thoughts(self) -> str:
         return "\n\n".join(reply.thoughts for reply in self.replies if reply.thoughts)
+
+    @property
+    def sources(self) -> list[Source]:
+        """The web pages Google Search gave the model (``--search``), each once."""
+        seen: dict[str, Source] = {}
+        for reply in self.replies:
+            for source in reply.grounding.sources if reply.grounding else ():
+                seen.setdefault(source.uri, source)
+        return list(seen.values())
 
     @property
     def usage(self) -> Usage:
@@ -126,6 +135,7 @@ class Result:
             "prompt": self.request.text,
             **{k: doc[k] for k in ("model", "aspect", "size", "count", "search", "thoughts")},
             "references": [p for p in doc["parts"] if "image_sha256" in p],
+            "sources": [{"title": s.title, "uri": s.uri} for s in self.sources],
             "chat": self.chat,
             "turn": self.turn,
             "generation_id": self.generation_id,

@@ -52,6 +52,45 @@ class OutImage:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A web page Google Search gave the model (``groundingChunks[].web``)."""
+
+    title: str
+    uri: str
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What a ``--search`` reply says it looked up.
+
+    ``suggestions_html`` is the API's ``searchEntryPoint.renderedContent``: the search
+    chips that Google's terms ask an app to show beside a grounded answer.
+    """
+
+    queries: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
+    suggestions_html: str = ""
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "queries": list(self.queries),
+            "sources": [[s.title, s.uri] for s in self.sources],
+            "suggestions_html": self.suggestions_html,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any] | None) -> Grounding | None:
+        """``None`` for a reply stored without grounding (or before it was kept)."""
+        if not doc:
+            return None
+        return cls(
+            tuple(doc["queries"]),
+            tuple(Source(title, uri) for title, uri in doc["sources"]),
+            doc["suggestions_html"],
+        )
+
+
+@dataclass(frozen=True)
 class Reply:
     """One parsed sample; ``content`` is the model's turn exactly as received, for history."""
 
@@ -61,6 +100,7 @@ class Reply:
     usage: Usage
     content: types.Content
     finish_reason: str
+    grounding: Grounding | None = None
 
 
 def user_content(request: Request) -> types.Content:
@@ -126,7 +166,25 @@ def parse_reply(response: types.GenerateContentResponse) -> Reply:
         usage=_usage(response.usage_metadata),
         content=content,
         finish_reason=reason,
+        grounding=_grounding(candidate.grounding_metadata),
     )
+
+
+def _grounding(meta: types.GroundingMetadata | None) -> Grounding | None:
+    if meta is None:
+        return None
+    sources = tuple(
+        Source(chunk.web.title or chunk.web.domain or chunk.web.uri or "", chunk.web.uri)
+        for chunk in meta.grounding_chunks or []
+        if chunk.web is not None and chunk.web.uri
+    )
+    entry = meta.search_entry_point
+    grounding = Grounding(
+        tuple(meta.web_search_queries or ()),
+        sources,
+        (entry.rendered_content or "") if entry is not None else "",
+    )
+    return grounding if grounding != Grounding() else None
 
 
 def _raise_empty(response: types.GenerateContentResponse) -> None:

@@ -22,8 +22,10 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from PIL import Image
 
+from nb_banana import core, display
 from nb_banana.engine import translate
 from nb_banana.errors import NoImageError
+from nb_banana.result import Result
 from nb_banana.session import session
 from nb_banana.settings import settings
 from nb_banana.simulator import Fault
@@ -334,3 +336,32 @@ def test_truncated_jpeg_in_a_reply_is_refused_before_it_reaches_the_chat():
     )
     with pytest.raises(NoImageError, match=r"^The reply's image could not be decoded \(OSError\)"):
         parse_reply(response)
+
+
+def test_a_source_that_is_not_a_web_address_is_shown_as_text_not_a_link():
+    """A reply's grounding is data from the network: only http(s) addresses become links."""
+    web = types.GroundingChunkWeb
+    metadata = types.GroundingMetadata(
+        grounding_chunks=[
+            types.GroundingChunk(web=web(uri="javascript:alert(1)", title="x")),
+            types.GroundingChunk(web=web(uri="https://ok.example/", title="ok")),
+            types.GroundingChunk(web=None),
+        ]
+    )
+    response = _image_response()
+    response.candidates[0].grounding_metadata = metadata
+    result = Result(core.prepare(["a map"]), (parse_reply(response),), 0.1)
+    shown = "".join(display.grounding_html(result))
+    assert [s.title for s in result.sources] == ["x", "ok"]
+    assert 'href="javascript' not in shown
+    assert '<a href="https://ok.example/" target="_blank" rel="noopener">ok</a>' in shown
+    assert "🔎 Sources: x · <a" in shown
+
+
+def _image_response() -> types.GenerateContentResponse:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "PNG")
+    part = types.Part.from_bytes(data=buffer.getvalue(), mime_type="image/png")
+    return types.GenerateContentResponse(
+        candidates=[types.Candidate(content=types.Content(role="model", parts=[part]))]
+    )

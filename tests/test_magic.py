@@ -171,6 +171,34 @@ def test_search_on_pro_sends_the_google_search_tool(ip, sim):
     assert any("googleSearch" in t or "google_search" in t for t in tools)
 
 
+def test_search_shows_the_sources_and_google_search_chips_and_keeps_them_cached(ip, sim):
+    captured = run(ip, "-m pro --search", "today's weather in Paris as a poster")
+    result = ip.user_ns["_banana"]
+    assert [s.uri for s in result.sources] == [
+        f"https://example.com/nb-banana-simulator/source-{i}" for i in (1, 2, 3)
+    ]
+    shown = html_of(captured)
+    assert '🔎 Sources: <a href="https://example.com/nb-banana-simulator/source-1"' in shown
+    # The API's searchEntryPoint.renderedContent goes out as received, as Google's terms ask.
+    assert '<div class="nb-banana-search-suggestions"' in shown
+    assert "google.com/search?q=today%27s+weather+in+Paris+as+a+poster" in shown
+    assert (
+        "sources: example.com (simulated source 1) <https://"
+        in captured.outputs[0].data["text/plain"]
+    )
+    assert captured.outputs[0].metadata["nb_banana"]["sources"][0]["title"].startswith("example")
+    assert result.provenance()["sources"][0]["uri"].endswith("/source-1")  # saved with files
+    again = run(ip, "-m pro --search", "today's weather in Paris as a poster")
+    assert ip.user_ns["_banana"].cached and ip.user_ns["_banana"].sources == result.sources
+    assert "nb-banana-search-suggestions" in html_of(again)
+
+
+def test_a_reply_without_search_shows_no_sources(ip, sim):
+    captured = run(ip, "-m pro", "a poster")
+    assert ip.user_ns["_banana"].sources == []
+    assert "Sources" not in html_of(captured) and "search-suggestions" not in html_of(captured)
+
+
 def test_thoughts_are_requested_and_shown(ip, sim):
     captured = run(ip, "-m pro --thoughts", "a clock tower")
     config = last_body(sim)["generationConfig"]

@@ -10,6 +10,7 @@ import textwrap
 import time
 from datetime import datetime, timezone
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
 from PIL import Image
@@ -33,6 +34,13 @@ def generate(panel: Panel, prompt: str) -> None:
     panel.form.prompt.value = prompt
     panel.generate_button.click()
     panel.wait(20)
+
+
+def walk(widget: widgets.Widget):
+    """The widget and every widget inside it, depth first."""
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from walk(child)
 
 
 def follow_up(panel: Panel, prompt: str) -> None:
@@ -98,6 +106,15 @@ def test_the_reference_limit_follows_the_model(panel):
 def test_model_dropdown_shows_name_and_id(panel):
     labels = [label for label, _ in panel.form.model.options]
     assert "Nano Banana Pro · gemini-3-pro-image-preview" in labels
+
+
+def test_search_results_show_their_sources_in_the_gallery(panel, sim):
+    panel.form.model.value = "gemini-3-pro-image-preview"
+    panel.form.search.value = True
+    generate(panel, "this week's weather in Rome")
+    shown = "".join(w.value for w in walk(panel.gallery.widget) if isinstance(w, widgets.HTML))
+    assert "🔎 Sources:" in shown and "example.com/nb-banana-simulator/source-1" in shown
+    assert "nb-banana-search-suggestions" in shown
 
 
 def test_generate_shows_the_bytes_as_received(panel, ip, sim):

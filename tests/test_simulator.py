@@ -354,6 +354,20 @@ def test_both_spellings_of_every_field_are_accepted(sim):
     assert reply_parts(reply)[0]["thought"] is True
 
 
+def test_search_replies_carry_grounding_metadata_and_others_do_not(client, sim):
+    def call(**config: object) -> types.GenerateContentResponse:
+        return client.models.generate_content(
+            model=PRO, contents="the weather in Oslo", config=types.GenerateContentConfig(**config)
+        )
+
+    grounded = call(tools=[types.Tool(google_search=types.GoogleSearch())])
+    meta = grounded.candidates[0].grounding_metadata
+    assert meta.web_search_queries == ["the weather in Oslo"]
+    assert all(c.web.uri.startswith("https://example.com/") for c in meta.grounding_chunks)
+    assert "Search suggestion (simulated)" in meta.search_entry_point.rendered_content
+    assert call().candidates[0].grounding_metadata is None
+
+
 def test_sdk_request_with_every_option_nb_banana_uses_is_accepted(client, sim):
     response = client.models.generate_content(
         model=PRO,

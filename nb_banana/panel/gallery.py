@@ -10,7 +10,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..display import caption
+from ..display import caption, grounding_html
 from ..errors import OptionError
 from ..result import Result
 from .references import Guard, Reference, Run, Say, reference
@@ -73,6 +73,9 @@ class Gallery:
             styled(widgets.HTML("<br>".join(lines)), "nbb-muted"),
             styled(widgets.HBox(cards), "nbb-strip"),
         ]
+        grounding = grounding_html(result)
+        if grounding:
+            parts.append(widgets.HTML("".join(grounding)))
         if result.text:
             parts.append(widgets.HTML(f'<div class="nbb-text">{html.escape(result.text)}</div>'))
         if result.thoughts:

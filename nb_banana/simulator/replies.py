@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import math
 from typing import Any
+from urllib.parse import quote_plus
 
 from ..models import ModelSpec
 from . import signatures
@@ -38,6 +40,8 @@ def image_reply(
         picture = image if image is not None else render_png(_scene(request, sample))
     parts = _answer_parts(request, text, picture)
     reply = _with_candidate(request, parts, "STOP", text=text or "", images=int(bool(picture)))
+    if request.search:
+        reply["candidates"][0]["groundingMetadata"] = _grounding(request)
     if sample > 1:
         reply["responseId"] = _response_id(request.fingerprint + sample.to_bytes(4, "big"))
     return reply
@@ -120,6 +124,35 @@ def _scene(request: ImageRequest, sample: int) -> Scene:
 def _short(prompt: str) -> str:
     text = " ".join(prompt.split()) or "your picture"
     return text if len(text) <= _SHORT_PROMPT else text[: _SHORT_PROMPT - 1].rstrip() + "…"
+
+
+def _grounding(request: ImageRequest) -> dict[str, Any]:
+    """What a search-grounded reply carries: the query, three sources, the search chip.
+
+    The real API's source links are Google redirect URLs and its chips come with their own
+    CSS; these are plainly simulated (example.com) and styled inline.
+    """
+    query = _short(request.prompt)
+    chip = (
+        '<div class="container" style="font: 13px sans-serif;">Search suggestion '
+        "(simulated): "
+        f'<a href="https://www.google.com/search?q={quote_plus(query)}" '
+        'style="border: 1px solid #dadce0; border-radius: 16px; padding: 2px 10px; '
+        f'text-decoration: none;">{html.escape(query)}</a></div>'
+    )
+    return {
+        "searchEntryPoint": {"renderedContent": chip},
+        "groundingChunks": [
+            {
+                "web": {
+                    "uri": f"https://example.com/nb-banana-simulator/source-{i}",
+                    "title": f"example.com (simulated source {i})",
+                }
+            }
+            for i in (1, 2, 3)
+        ],
+        "webSearchQueries": [query],
+    }
 
 
 def _answer_text(request: ImageRequest, sample: int) -> str:

@@ -23,6 +23,7 @@ _BOX = (
     "color: var(--jp-ui-font-color1, inherit); max-width: 100%;"
 )
 _MUTED = "opacity: 0.72; font-size: 12px; margin-top: 6px;"
+_CHIPS_FRAME = "display: block; border: 0; width: 100%; height: 72px; margin-top: 6px;"
 _CODE = (
     "font-family: var(--jp-code-font-family, monospace); font-size: 12px; "
     "max-height: 320px; overflow: auto;"
@@ -137,7 +138,9 @@ def grounding_html(result: Result) -> list[str]:
     """The sources a ``--search`` reply names, and Google's search chips for it.
 
     Google's terms ask an app that shows a grounded answer to show its search suggestions
-    (``searchEntryPoint.renderedContent``, HTML and CSS made by the API) as they come.
+    (``searchEntryPoint.renderedContent``, HTML and CSS made by the API) as they come. That
+    CSS styles bare class names (``.container``, ``.chip``), so it goes into a sandboxed
+    frame, where it cannot restyle the notebook, and its links open in a new tab.
     """
     pieces = []
     if result.sources:
@@ -148,11 +151,17 @@ def grounding_html(result: Result) -> list[str]:
         for reply in result.replies
         if reply.grounding and reply.grounding.suggestions_html
     )
-    pieces.extend(
-        f'<div class="nb-banana-search-suggestions" style="margin-top: 6px;">{chips}</div>'
-        for chips in suggestions
-    )
+    pieces.extend(_chips_frame(chips) for chips in suggestions)
     return pieces
+
+
+def _chips_frame(chips: str) -> str:
+    page = html.escape(f'<base target="_blank">{chips}', quote=True)
+    return (
+        '<iframe class="nb-banana-search-suggestions" title="Google Search suggestions" '
+        'sandbox="allow-popups allow-popups-to-escape-sandbox" '
+        f'style="{_CHIPS_FRAME}" srcdoc="{page}"></iframe>'
+    )
 
 
 def _link(title: str, uri: str) -> str:

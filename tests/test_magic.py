@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import os
 import sys
@@ -179,9 +180,13 @@ def test_search_shows_the_sources_and_google_search_chips_and_keeps_them_cached(
     ]
     shown = html_of(captured)
     assert '🔎 Sources: <a href="https://example.com/nb-banana-simulator/source-1"' in shown
-    # The API's searchEntryPoint.renderedContent goes out as received, as Google's terms ask.
-    assert '<div class="nb-banana-search-suggestions"' in shown
-    assert "google.com/search?q=today%27s+weather+in+Paris+as+a+poster" in shown
+    # The API's searchEntryPoint.renderedContent is shown as received, as Google's terms
+    # ask, in a sandboxed frame so that its CSS cannot restyle the notebook.
+    frame = shown[shown.index('<iframe class="nb-banana-search-suggestions"') :]
+    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in frame
+    page = html.unescape(frame.split('srcdoc="', 1)[1].split('"></iframe>', 1)[0])
+    assert page.startswith('<base target="_blank"><div class="container"')
+    assert "google.com/search?q=today%27s+weather+in+Paris+as+a+poster" in page
     assert (
         "sources: example.com (simulated source 1) <https://"
         in captured.outputs[0].data["text/plain"]

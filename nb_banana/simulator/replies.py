@@ -134,11 +134,12 @@ def _grounding(request: ImageRequest) -> dict[str, Any]:
     """
     query = _short(request.prompt)
     chip = (
-        '<div class="container" style="font: 13px sans-serif;">Search suggestion '
-        "(simulated): "
+        # Mid-grey and blue read on light and dark notebooks alike.
+        '<div class="container" style="font: 13px sans-serif; color: #80868b;">Search '
+        "suggestion (simulated): "
         f'<a href="https://www.google.com/search?q={quote_plus(query)}" '
-        'style="border: 1px solid #dadce0; border-radius: 16px; padding: 2px 10px; '
-        f'text-decoration: none;">{html.escape(query)}</a></div>'
+        'style="color: #1a73e8; border: 1px solid #80868b; border-radius: 16px; '
+        f'padding: 2px 10px; text-decoration: none;">{html.escape(query)}</a></div>'
     )
     return {
         "searchEntryPoint": {"renderedContent": chip},

@@ -10,6 +10,7 @@ or an interrupt leaves the thread as it was.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ class Turn:
     user: dict[str, Any]
     samples: tuple[dict[str, Any], ...]
     picked: int = 0
+    key: str = ""  # the cache key of the request that made it: how a re-run cell is known
 
     @property
     def model(self) -> dict[str, Any]:
@@ -39,11 +41,14 @@ class Turn:
 
     def to_json(self) -> dict[str, Any]:
         return {"prompt": self.prompt, "user": self.user, "samples": list(self.samples),
-                "picked": self.picked}  # fmt: skip
+                "picked": self.picked, "key": self.key}  # fmt: skip
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Turn:
-        return cls(doc["prompt"], doc["user"], tuple(doc["samples"]), doc.get("picked", 0))
+        return cls(
+            doc["prompt"], doc["user"], tuple(doc["samples"]), doc.get("picked", 0),
+            doc.get("key", ""),
+        )  # fmt: skip
 
 
 class MemoryBlobs:
@@ -72,20 +77,34 @@ class Chat:
     blobs: Blobs = field(default_factory=MemoryBlobs, repr=False)
     turns: list[Turn] = field(default_factory=list)
     on_change: Callable[[Chat], None] | None = field(default=None, repr=False)
+    # How far this kernel has gone through a thread an earlier kernel made, re-running its
+    # cells (``None``: at the end, where a new turn goes).
+    position: int | None = field(default=None, repr=False)
 
-    def history(self, pick: int | None = None) -> list[types.Content]:
-        """The contents to send, rebuilt from the blobs; ``pick`` overrides the last turn's."""
+    @property
+    def next_turn(self) -> int:
+        """Where this kernel's next turn goes: 0-based, ``len(turns)`` unless re-running."""
+        return len(self.turns) if self.position is None else self.position
+
+    def history(self, pick: int | None = None, upto: int | None = None) -> list[types.Content]:
+        """The contents to send before turn ``upto`` (default: all), rebuilt from the blobs;
+        ``pick`` overrides the choice of the turn before it."""
         from .wire import content_from_doc
 
-        turns = list(self.turns)
+        turns = self.turns[:upto]
         if pick is not None:
-            turns[-1] = replace(turns[-1], picked=self._checked_pick(pick))
+            self._pick_last(turns, pick)
         return [content_from_doc(doc, self.blobs) for t in turns for doc in (t.user, t.model)]
 
-    def _checked_pick(self, pick: int) -> int:
-        if not self.turns:
+    def _pick_last(self, turns: list[Turn], pick: int) -> None:
+        """Make the last of ``turns`` continue from its sample ``pick`` (1-based), checked."""
+        last = turns[-1] if turns else None
+        turns[-1] = replace(last, picked=self._checked_pick(pick, last))
+
+    def _checked_pick(self, pick: int, turn: Turn | None) -> int:
+        if turn is None:
             raise OptionError(f"--pick needs a turn to pick from; chat '{self.name}' has none.")
-        count = len(self.turns[-1].samples)
+        count = len(turn.samples)
         if not 1 <= pick <= count:
             raise OptionError(
                 f"--pick {pick}: the last turn of '{self.name}' has {count} image(s); "
@@ -107,26 +126,52 @@ class Chat:
         user: types.Content,
         samples: Sequence[types.Content],
         pick: int | None = None,
+        *,
+        key: str = "",
+        at: int | None = None,
     ) -> None:
-        """Record a successful exchange (and the ``--pick`` that led to it)."""
+        """Record a successful exchange (and the ``--pick`` that led to it) as turn ``at``
+        (default: the last); the turns from ``at`` on are replaced."""
         from .wire import content_to_doc
 
+        del self.turns[at:]
         if pick is not None:
-            self.turns[-1] = replace(self.turns[-1], picked=self._checked_pick(pick))
+            self._pick_last(self.turns, pick)
         docs = tuple(content_to_doc(s, self.blobs) for s in samples)
-        self.turns.append(Turn(prompt, content_to_doc(user, self.blobs), docs))
+        self.turns.append(Turn(prompt, content_to_doc(user, self.blobs), docs, key=key))
+        self.position = None
         self._changed()
+
+    def replayed(self, at: int, pick: int | None = None) -> None:
+        """A re-run cell was answered with turn ``at`` as it stands: step past it."""
+        if pick is not None and at > 0:
+            self.turns[at - 1] = replace(self.turns[at - 1], picked=pick - 1)
+            self._changed()
+        self.position = at + 1 if at + 1 < len(self.turns) else None
+
+    def same_turns(self, other: Chat, count: int | None = None) -> bool:
+        """Whether two threads hold the same first ``count`` turns (all by default)."""
+        mine, theirs = self.turns[:count], other.turns[:count]
+        if len(mine) != len(theirs):
+            return False
+        pairs = zip(mine, theirs, strict=True)
+        return all(a.key and a.key == b.key and a.picked == b.picked for a, b in pairs)
 
     def undo(self) -> Turn:
         if not self.turns:
             raise OptionError(f"Chat '{self.name}' has no turn to undo.")
         dropped = self.turns.pop()
+        if self.position is not None and self.position >= len(self.turns):
+            self.position = None
         self._changed()
         return dropped
 
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change(self)
+
+
+_AUTO_NAME = re.compile(r"chat\d+")
 
 
 def notebook_scope() -> str:
@@ -149,7 +194,8 @@ class Chats:
     def _load(self, store: Store) -> None:
         saved, current = store.load_chats(self.scope)
         for name, (model, turns) in saved.items():
-            chat = Chat(name, model, self.blobs, [Turn.from_json(t) for t in turns])
+            # position 0: a cell re-run after the restart may be this thread's first turn.
+            chat = Chat(name, model, self.blobs, [Turn.from_json(t) for t in turns], position=0)
             chat.on_change = self._save
             self.chats[name] = chat
         self.current = current if current in self.chats else None
@@ -183,6 +229,40 @@ class Chats:
             known = ", ".join(self.chats) or "none yet"
             raise OptionError(f"No chat called '{name}' in this notebook (chats: {known}).")
         return self.chats[name]
+
+    def rerun_of(self, new: Chat, key: str) -> Chat | None:
+        """For a plain cell's ``new`` chat: the unnamed one (``chatN``) whose first turn
+        ``key`` made. A chat the user named is never swapped for another."""
+        if not _AUTO_NAME.fullmatch(new.name):
+            return None
+        for chat in self.chats.values():
+            if _AUTO_NAME.fullmatch(chat.name) and chat.turns and chat.turns[0].key == key:
+                return chat
+        return None
+
+    def branch_rerun(self, branch: Chat, key: str) -> Chat | None:
+        """An earlier branch with the same first turns whose next turn ``key`` made."""
+        keep = len(branch.turns)
+        base = branch.name.rsplit(".", 1)[0]
+        for chat in self.chats.values():
+            if (
+                chat.name.startswith(f"{base}.")
+                and len(chat.turns) > keep
+                and chat.turns[keep].key == key
+                and chat.same_turns(branch, keep)
+            ):
+                return chat
+        return None
+
+    def keep_copy(self, chat: Chat) -> None:
+        """Before a re-run cell replaces turns of ``chat``: keep the thread as it was, as a
+        branch, unless one just like it exists (so re-running the notebook adds none)."""
+        if any(other is not chat and other.same_turns(chat) for other in self.chats.values()):
+            return
+        copy = self.branch(chat.name, len(chat.turns))
+        self.chats[copy.name] = copy
+        copy.on_change = self._save
+        self._save(copy)
 
     def branch(self, name: str, keep: int) -> Chat:
         """A new thread with turns 1..keep of ``name``, named ``name.2`` (or the next free)."""

@@ -126,14 +126,18 @@ async def execute_async(
     from . import cache, engine, wire
 
     s = settings()
-    history = chat.history(pick) if chat else []
     store = open_store_or_none(s.store)
+    at = _turn_index(request, chat, pick)
+    history = chat.history(pick, upto=at) if chat else []
     key = cache.key_for(request, history)
     start = time.perf_counter()
     if store is not None and s.cache and not fresh and (row := store.lookup(key)):
         replies, previews = cache.rebuild(store, row, request)
-        result = _result(request, chat, replies, (), previews, start, cached=True)
-        _commit(request, chat, pick, replies)
+        result = _result(request, chat, replies, (), previews, start, cached=True, at=at)
+        if chat is not None and at < len(chat.turns) and chat.turns[at].key == key:
+            chat.replayed(at, pick)  # a re-run cell: the thread already holds this turn
+        else:
+            _commit(request, chat, pick, replies, key, at)
         session().account(result)
         return result
     _check_budget(request, store)
@@ -159,12 +163,12 @@ async def execute_async(
     previews = await asyncio.get_running_loop().run_in_executor(
         None, make_previews, outs, s.preview_px
     )
-    result = _result(request, chat, replies, failures, tuple(previews), start, cached=False)
+    result = _result(request, chat, replies, failures, tuple(previews), start, cached=False, at=at)
     if store is not None:
         result = await asyncio.get_running_loop().run_in_executor(None, _stored, store, key, result)
     else:
         result.notes += (f"Not kept in the store: {s.store} cannot be opened.",)
-    _commit(request, chat, pick, replies)
+    _commit(request, chat, pick, replies, key, at)
     session().account(result)
     return result
 
@@ -178,6 +182,7 @@ def _result(
     start: float,
     *,
     cached: bool,
+    at: int,
 ) -> Result:
     """The result, naming the chat turn it is about to become (``_commit`` records it)."""
     return Result(
@@ -186,23 +191,74 @@ def _result(
         time.perf_counter() - start,
         failures,
         chat=chat.name if chat else None,
-        turn=len(chat.turns) + 1 if chat else None,
+        turn=at + 1 if chat else None,
         simulated=offline.is_offline(),
         cached=cached,
         previews=previews,
     )
 
 
-def _commit(request: Request, chat: Chat | None, pick: int | None, replies: tuple) -> None:
-    """Record the turn in the chat: the one step that changes it, run after every await."""
+def _turn_index(request: Request, chat: Chat | None, pick: int | None) -> int:
+    """Which turn of ``chat`` this call makes (0-based).
+
+    At the end of the thread, normally. A chat an earlier kernel made is re-run cell by
+    cell from its first turn: if this request (with the history before it) is the one
+    that made the next turn, the call stands for that turn. If the first cell after a
+    restart is something new, it continues where the thread left off.
+    """
+    from . import cache
+
+    if chat is None:
+        return 0
+    at = chat.next_turn
+    if at == 0 and chat.turns and chat.turns[0].key != cache.key_for(request, []):
+        return len(chat.turns)
+    return at
+
+
+def _commit(
+    request: Request, chat: Chat | None, pick: int | None, replies: tuple, key: str, at: int
+) -> None:
+    """Record the turn in the chat: the one step that changes it, run after every await.
+
+    A re-run cell that asked anew (an edited prompt, ``--fresh``) replaces the turns from
+    ``at`` on; the thread as it was is kept first, as a branch.
+    """
     from . import wire
 
     if chat is None:
         return
-    if not chat.turns:
+    if at < len(chat.turns):
+        session().chats.keep_copy(chat)
+    if at == 0:
         chat.model_id = request.model.id
     contents = [reply.content for reply in replies]
-    chat.add_turn(request.text, wire.user_content(request), contents, pick)
+    chat.add_turn(request.text, wire.user_content(request), contents, pick, key=key, at=at)
+
+
+def rerun_target(request: Request, chat: Chat, pick: int | None) -> Chat:
+    """The chat a cell continues: ``chat``, or the one an earlier run of the cell made.
+
+    A plain cell and a ``-c NAME@K`` branch make a new thread each time they run; when the
+    store already answers this request for a thread that began the same way, that thread
+    is re-run instead of a copy being made, so a notebook's chats keep their names and
+    Run All adds none.
+    """
+    from . import cache
+
+    s = settings()
+    store = open_store_or_none(s.store)
+    chats = session().chats
+    if store is None or not s.cache or chats.chats.get(chat.name) is chat:
+        return chat
+    key = cache.key_for(request, chat.history(pick))
+    if store.lookup(key) is None:
+        return chat
+    earlier = chats.branch_rerun(chat, key) if chat.turns else chats.rerun_of(chat, key)
+    if earlier is None:
+        return chat
+    earlier.position = len(chat.turns)
+    return earlier
 
 
 def _stored(store: Store, key: str, result: Result) -> Result:

@@ -211,6 +211,91 @@ def test_a_restarted_kernel_resumes_the_chat(ip, sim):
                if image_data(p))  # fmt: skip
 
 
+NOTEBOOK = [
+    ("-m pro -c cabin", "a cabin by a lake"),
+    ("-m pro -c tower", "a lighthouse"),
+    ("-c cabin", "add a red canoe"),
+    ("", "a logo for a bakery"),
+    ("-c", "make it green"),
+    ("-c cabin@1", "in autumn instead"),
+    ("-n 2 -c kite", "a kite"),
+    ("-c kite --pick 2", "make it bigger"),
+]
+
+
+def run_notebook(ip, cells) -> list[tuple[str, int, bool]]:
+    """Run the cells in order; what each cell's result says: chat, turn, cached."""
+    said = []
+    for line, cell in cells:
+        run(ip, line, cell)
+        result = ip.user_ns["_banana"]
+        said.append((result.chat, result.turn, result.cached))
+    return said
+
+
+def threads() -> dict[str, list[str]]:
+    return {name: [t.prompt for t in chat.turns] for name, chat in session().chats.chats.items()}
+
+
+def restart_kernel() -> None:
+    """A new kernel on the same store: the chats are read back from disk."""
+    import nb_banana.session
+
+    nb_banana.session._session = None
+
+
+def test_run_all_after_a_restart_replays_every_thread_with_no_call(ip, sim):
+    first = run_notebook(ip, NOTEBOOK)
+    before, calls = threads(), len(sim.requests)
+    restart_kernel()
+    again = run_notebook(ip, NOTEBOOK)
+    assert len(sim.requests) == calls  # Run All is free
+    assert [(chat, turn) for chat, turn, _ in again] == [(c, t) for c, t, _ in first]
+    assert all(cached for _, _, cached in again)
+    assert threads() == before  # same names, same turns: no duplicate threads
+    assert session().chats.current == "kite"
+
+
+def test_rerunning_cells_in_the_same_kernel_keeps_their_chat(ip, sim):
+    cells = [("", "a logo for a bakery"), ("-c", "make it green")]
+    first = run_notebook(ip, cells)
+    assert run_notebook(ip, cells) == [(c, t, True) for c, t, _ in first]
+    assert list(session().chats.chats) == [first[0][0]]
+    run(ip, "-c", "now in blue")  # a new cell after the re-run continues the thread
+    assert threads()[first[0][0]] == ["a logo for a bakery", "make it green", "now in blue"]
+
+
+def test_an_edited_cell_in_a_rerun_replaces_the_rest_and_keeps_the_old_thread(ip, sim):
+    run_notebook(ip, [("-m pro -c cabin", "a cabin"), ("-c cabin", "add a canoe"),
+                      ("-c cabin", "in winter")])  # fmt: skip
+    restart_kernel()
+    run(ip, "-m pro -c cabin", "a cabin")
+    calls = len(sim.requests)
+    run(ip, "-c cabin", "add a kayak")  # this cell was edited
+    assert len(sim.requests) == calls + 1
+    assert [texts(c) for c in sent_contents(sim) if c["role"] == "user"] == [
+        "a cabin",
+        "add a kayak",
+    ]
+    assert ip.user_ns["_banana"].turn == 2
+    assert threads()["cabin"] == ["a cabin", "add a kayak"]
+    assert threads()["cabin.2"] == ["a cabin", "add a canoe", "in winter"]
+    restart_kernel()
+    run_notebook(ip, [("-m pro -c cabin", "a cabin"), ("-c cabin", "add a kayak")])
+    assert len(sim.requests) == calls + 1  # the edited notebook again: all from the store
+    assert set(threads()) == {"cabin", "cabin.2"}  # and no copy of a copy
+
+
+def test_fresh_on_a_rerun_cell_draws_that_turn_again_and_keeps_the_old_thread(ip, sim):
+    run_notebook(ip, [("-m pro -c cabin", "a cabin"), ("-c cabin", "add a canoe")])
+    old = session().chats.get("cabin").turns
+    restart_kernel()
+    run(ip, "-m pro -c cabin --fresh", "a cabin")
+    assert not ip.user_ns["_banana"].cached
+    assert threads() == {"cabin": ["a cabin"], "cabin.2": ["a cabin", "add a canoe"]}
+    assert session().chats.get("cabin.2").turns == old
+
+
 def test_long_threads_keep_image_bytes_on_disk(ip, sim):
     run(ip, "-m pro -s 2K -c big", "a map")
     for i in range(3):

@@ -254,15 +254,18 @@ class Chats:
                 return chat
         return None
 
-    def keep_copy(self, chat: Chat) -> None:
+    def keep_copy(self, chat: Chat) -> str:
         """Before a re-run cell replaces turns of ``chat``: keep the thread as it was, as a
-        branch, unless one just like it exists (so re-running the notebook adds none)."""
-        if any(other is not chat and other.same_turns(chat) for other in self.chats.values()):
-            return
+        branch, unless one just like it exists (so re-running the notebook adds none).
+        Returns the name it is kept under."""
+        for other in self.chats.values():
+            if other is not chat and other.same_turns(chat):
+                return other.name
         copy = self.branch(chat.name, len(chat.turns))
         self.chats[copy.name] = copy
         copy.on_change = self._save
         self._save(copy)
+        return copy.name
 
     def branch(self, name: str, keep: int) -> Chat:
         """A new thread with turns 1..keep of ``name``, named ``name.2`` (or the next free)."""

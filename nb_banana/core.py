@@ -137,7 +137,7 @@ async def execute_async(
         if chat is not None and at < len(chat.turns) and chat.turns[at].key == key:
             chat.replayed(at, pick)  # a re-run cell: the thread already holds this turn
         else:
-            _commit(request, chat, pick, replies, key, at)
+            result.notes += _commit(request, chat, pick, replies, key, at)
         session().account(result)
         return result
     _check_budget(request, store)
@@ -168,7 +168,7 @@ async def execute_async(
         result = await asyncio.get_running_loop().run_in_executor(None, _stored, store, key, result)
     else:
         result.notes += (f"Not kept in the store: {s.store} cannot be opened.",)
-    _commit(request, chat, pick, replies, key, at)
+    result.notes += _commit(request, chat, pick, replies, key, at)
     session().account(result)
     return result
 
@@ -218,22 +218,30 @@ def _turn_index(request: Request, chat: Chat | None, pick: int | None) -> int:
 
 def _commit(
     request: Request, chat: Chat | None, pick: int | None, replies: tuple, key: str, at: int
-) -> None:
+) -> tuple[str, ...]:
     """Record the turn in the chat: the one step that changes it, run after every await.
 
     A re-run cell that asked anew (an edited prompt, ``--fresh``) replaces the turns from
-    ``at`` on; the thread as it was is kept first, as a branch.
+    ``at`` on; the thread as it was is kept first, as a branch. Returns the note saying so.
     """
     from . import wire
 
     if chat is None:
-        return
+        return ()
+    notes: tuple[str, ...] = ()
     if at < len(chat.turns):
-        session().chats.keep_copy(chat)
+        kept = session().chats.keep_copy(chat)
+        last = len(chat.turns)
+        replaced = f"turn {last}" if at + 1 == last else f"turns {at + 1}–{last}"
+        notes = (
+            f"This replaced {replaced} of '{chat.name}'; the thread as it was is kept as "
+            f"'{kept}' (%banana chat {kept}).",
+        )
     if at == 0:
         chat.model_id = request.model.id
     contents = [reply.content for reply in replies]
     chat.add_turn(request.text, wire.user_content(request), contents, pick, key=key, at=at)
+    return notes
 
 
 def rerun_target(request: Request, chat: Chat, pick: int | None) -> Chat:

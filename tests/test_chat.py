@@ -271,8 +271,12 @@ def test_an_edited_cell_in_a_rerun_replaces_the_rest_and_keeps_the_old_thread(ip
     restart_kernel()
     run(ip, "-m pro -c cabin", "a cabin")
     calls = len(sim.requests)
-    run(ip, "-c cabin", "add a kayak")  # this cell was edited
+    shown = run(ip, "-c cabin", "add a kayak")  # this cell was edited
     assert len(sim.requests) == calls + 1
+    assert (
+        "This replaced turns 2–3 of 'cabin'; the thread as it was is kept as 'cabin.2' "
+        "(%banana chat cabin.2)." in shown.outputs[0].data["text/plain"]
+    )
     assert [texts(c) for c in sent_contents(sim) if c["role"] == "user"] == [
         "a cabin",
         "add a kayak",
@@ -292,6 +296,10 @@ def test_fresh_on_a_rerun_cell_draws_that_turn_again_and_keeps_the_old_thread(ip
     restart_kernel()
     run(ip, "-m pro -c cabin --fresh", "a cabin")
     assert not ip.user_ns["_banana"].cached
+    assert ip.user_ns["_banana"].notes == (
+        "This replaced turns 1–2 of 'cabin'; the thread as it was is kept as 'cabin.2' "
+        "(%banana chat cabin.2).",
+    )
     assert threads() == {"cabin": ["a cabin"], "cabin.2": ["a cabin", "add a canoe"]}
     assert session().chats.get("cabin.2").turns == old
 

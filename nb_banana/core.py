@@ -244,20 +244,20 @@ def _commit(
     return notes
 
 
-def rerun_target(request: Request, chat: Chat, pick: int | None) -> Chat:
+def rerun_target(request: Request, chat: Chat, pick: int | None, *, fresh: bool) -> Chat:
     """The chat a cell continues: ``chat``, or the one an earlier run of the cell made.
 
     A plain cell and a ``-c NAME@K`` branch make a new thread each time they run; when the
     store already answers this request for a thread that began the same way, that thread
     is re-run instead of a copy being made, so a notebook's chats keep their names and
-    Run All adds none.
+    Run All adds none. ``--fresh`` asks for another take: a thread of its own, as before.
     """
     from . import cache
 
     s = settings()
     store = open_store_or_none(s.store)
     chats = session().chats
-    if store is None or not s.cache or chats.chats.get(chat.name) is chat:
+    if fresh or store is None or not s.cache or chats.chats.get(chat.name) is chat:
         return chat
     key = cache.key_for(request, chat.history(pick))
     if store.lookup(key) is None:

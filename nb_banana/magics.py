@@ -109,7 +109,7 @@ class BananaMagics(Magics):
             raise OptionError(f"-o needs a Python variable name, not '{args.out}'.")
         chats = session().chats
         target = chat if chat is not None else chats.new(request.model.id)
-        target = core.rerun_target(request, target, args.pick)
+        target = core.rerun_target(request, target, args.pick, fresh=args.fresh)
         result = self._call(request, target, args)
         chats.add(target)
         self._finish(result, args)

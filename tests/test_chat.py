@@ -265,6 +265,14 @@ def test_rerunning_cells_in_the_same_kernel_keeps_their_chat(ip, sim):
     assert threads()[first[0][0]] == ["a logo for a bakery", "make it green", "now in blue"]
 
 
+def test_fresh_on_a_plain_cell_starts_a_thread_of_its_own(ip, sim):
+    run(ip, "", "a logo")
+    first = ip.user_ns["_banana"].chat
+    run(ip, "--fresh", "a logo")
+    assert ip.user_ns["_banana"].chat != first and not ip.user_ns["_banana"].notes
+    assert len(threads()) == 2
+
+
 def test_an_edited_cell_in_a_rerun_replaces_the_rest_and_keeps_the_old_thread(ip, sim):
     run_notebook(ip, [("-m pro -c cabin", "a cabin"), ("-c cabin", "add a canoe"),
                       ("-c cabin", "in winter")])  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -15,15 +16,23 @@ def run(notebook: Path, out_dir: Path) -> Path:
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
     nb = nbformat.read(notebook, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(notebook.parent)}},
-    )
-    client.execute()
+    with tempfile.TemporaryDirectory() as sockets:
+        # Local sockets, not TCP: no kernel port is opened, and ipykernel has no reason
+        # to warn that its traffic is unencrypted.
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(sockets, "kernel")
+        client = NotebookClient(
+            nb,
+            config=config,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(notebook.parent)}},
+        )
+        client.execute()
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_dir / notebook.name)
     body, _ = HTMLExporter().from_notebook_node(nb)

@@ -28,7 +28,7 @@ def cell_figures(rig: Rig, repeats: int) -> list[Figure]:
     from google.genai import types
 
     client = rig.sdk_client()
-    model = resolve_model("flash").id
+    model = resolve_model("lite").id
     config = types.GenerateContentConfig(
         response_modalities=["TEXT", "IMAGE"], image_config=types.ImageConfig(aspect_ratio="1:1")
     )

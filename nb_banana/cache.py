@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from itertools import zip_longest
 from typing import Any
 
 from google.genai import types
 
 from . import wire
+from .models import resolve_model
 from .previews import Preview
 from .request import ImagePart, Request, TextPart
 from .result import Result
@@ -36,19 +38,39 @@ def request_document(request: Request) -> dict[str, Any]:
                 "mime_type": image.mime_type, "label": part.label,
                 "width": image.width, "height": image.height,
             })  # fmt: skip
-    return {
+    doc: dict[str, Any] = {
         "model": request.model.id,
         "aspect": request.aspect,
         "size": request.size,
         "count": request.count,
-        "search": request.search,
+        # Web search alone stays ``True``, and the options added later appear only when
+        # set, so the keys of requests stored before them still match.
+        "search": _search_doc(request.search),
         "thoughts": request.thoughts,
         "parts": parts,
     }
+    if request.thinking:
+        doc["thinking"] = request.thinking
+    return doc
+
+
+def _search_doc(kinds: tuple[str, ...]) -> bool | list[str]:
+    return list(kinds) if "image" in kinds else bool(kinds)
 
 
 def key_for(request: Request, history: Sequence[types.Content]) -> str:
     return cache_key({"request": request_document(request), "history": _history_doc(history)})
+
+
+def keys_for(request: Request, history: Sequence[types.Content]) -> tuple[str, ...]:
+    """The keys the store may hold this request under: its own, and, for a call sent to a
+    shut-down model's replacement, the key the shut-down model answered it under, so an
+    old notebook re-runs from the store as it did before the shutdown."""
+    own = key_for(request, history)
+    if not request.replaced:
+        return (own,)
+    asked = replace(request, model=resolve_model(request.replaced))
+    return own, key_for(asked, history)
 
 
 def _history_doc(history: Sequence[types.Content]) -> list[dict[str, Any]]:

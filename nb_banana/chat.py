@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +113,10 @@ class Chat:
         return pick - 1
 
     def check_model(self, model_id: str) -> None:
-        if self.turns and model_id != self.model_id:
+        """Refuse another model mid-thread; a shut-down model's replacement may carry on."""
+        from .models import live_model
+
+        if self.turns and model_id not in (self.model_id, live_model(self.model_id)[0].id):
             raise OptionError(
                 f"Chat '{self.name}' is with {self.model_id}; its history cannot go to "
                 f"{model_id} (thought signatures are model-specific). Start a new chat with a "
@@ -230,25 +233,25 @@ class Chats:
             raise OptionError(f"No chat called '{name}' in this notebook (chats: {known}).")
         return self.chats[name]
 
-    def rerun_of(self, new: Chat, key: str) -> Chat | None:
+    def rerun_of(self, new: Chat, keys: Collection[str]) -> Chat | None:
         """For a plain cell's ``new`` chat: the unnamed one (``chatN``) whose first turn
-        ``key`` made. A chat the user named is never swapped for another."""
+        one of ``keys`` made. A chat the user named is never swapped for another."""
         if not _AUTO_NAME.fullmatch(new.name):
             return None
         for chat in self.chats.values():
-            if _AUTO_NAME.fullmatch(chat.name) and chat.turns and chat.turns[0].key == key:
+            if _AUTO_NAME.fullmatch(chat.name) and chat.turns and chat.turns[0].key in keys:
                 return chat
         return None
 
-    def branch_rerun(self, branch: Chat, key: str) -> Chat | None:
-        """An earlier branch with the same first turns whose next turn ``key`` made."""
+    def branch_rerun(self, branch: Chat, keys: Collection[str]) -> Chat | None:
+        """An earlier branch with the same first turns whose next turn one of ``keys`` made."""
         keep = len(branch.turns)
         base = branch.name.rsplit(".", 1)[0]
         for chat in self.chats.values():
             if (
                 chat.name.startswith(f"{base}.")
                 and len(chat.turns) > keep
-                and chat.turns[keep].key == key
+                and chat.turns[keep].key in keys
                 and chat.same_turns(branch, keep)
             ):
                 return chat

@@ -15,15 +15,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import images, offline, secrets
+from . import images, offline
 from .chat import Chat
-from .errors import BananaError, BudgetError
+from .errors import ApiError, BananaError, BudgetError
+from .models import default_model
 from .previews import make_previews
 from .request import Item, Request, build_request
 from .result import Result
 from .session import session
 from .settings import settings
-from .store import Store, open_store_or_none
+from .store import Row, Store, open_store_or_none
 from .usage import estimate_before, format_usd
 
 
@@ -78,8 +79,9 @@ def prepare(
     aspect: str | None = None,
     size: str | None = None,
     count: int | None = None,
-    search: bool = False,
+    search: tuple[str, ...] | str | bool = (),
     thoughts: bool | None = None,
+    thinking: str | None = None,
     chat: Chat | None = None,
 ) -> Request:
     """Fill unset options from the settings (or the chat's model) and validate."""
@@ -93,6 +95,7 @@ def prepare(
         count=count or s.count,
         search=search,
         thoughts=s.thoughts if thoughts is None else thoughts,
+        thinking=s.thinking if thinking is None else thinking,
     )
     if chat is not None:
         chat.check_model(request.model.id)
@@ -129,12 +132,13 @@ async def execute_async(
     store = open_store_or_none(s.store)
     at = _turn_index(request, chat, pick)
     history = chat.history(pick, upto=at) if chat else []
-    key = cache.key_for(request, history)
+    keys = cache.keys_for(request, history)
+    key = keys[0]
     start = time.perf_counter()
-    if store is not None and s.cache and not fresh and (row := store.lookup(key)):
+    if store is not None and s.cache and not fresh and (row := _lookup(store, keys)):
         replies, previews = cache.rebuild(store, row, request)
         result = _result(request, chat, replies, (), previews, start, cached=True, at=at)
-        if chat is not None and at < len(chat.turns) and chat.turns[at].key == key:
+        if chat is not None and at < len(chat.turns) and chat.turns[at].key in keys:
             chat.replayed(at, pick)  # a re-run cell: the thread already holds this turn
         else:
             result.notes += _commit(request, chat, pick, replies, key, at)
@@ -142,10 +146,7 @@ async def execute_async(
         return result
     _check_budget(request, store)
     eng = engine.engine()
-    # No local holds the key: a verbose traceback (%xmode Verbose) prints every frame's locals.
-    client = eng.client(
-        secrets.OFFLINE_KEY if offline.is_offline() else secrets.api_key(), s.base_url
-    )
+    client = engine.current_client()
     config = wire.config(request, timeout=s.timeout, retries=s.retries, retry_delay=s.retry_delay)
     context = {
         "endpoint": engine.endpoint(s.base_url),
@@ -158,7 +159,7 @@ async def execute_async(
     replies = tuple(o for o in outcomes if isinstance(o, wire.Reply))
     failures = tuple(o for o in outcomes if isinstance(o, BananaError))
     if not replies:
-        raise failures[0]
+        raise _explained(failures[0], request, history)
     outs = [(image.data, image.mime_type) for reply in replies for image in reply.images]
     previews = await asyncio.get_running_loop().run_in_executor(
         None, make_previews, outs, s.preview_px
@@ -171,6 +172,24 @@ async def execute_async(
     result.notes += _commit(request, chat, pick, replies, key, at)
     session().account(result)
     return result
+
+
+def _lookup(store: Store, keys: tuple[str, ...]) -> Row | None:
+    return next((row for key in keys if (row := store.lookup(key))), None)
+
+
+def _explained(error: BananaError, request: Request, history: Sequence[Any]) -> BananaError:
+    """A refused history that a shut-down model made: say why, and what to do instead."""
+    if not (history and request.replaced and getattr(error, "code", None) == 400):
+        return error
+    return ApiError(
+        f"{request.model.id} refused this chat's history ({error}); its turns were made by "
+        f"{request.replaced}, which was shut down. Start a new chat: a plain %%banana cell "
+        "with the last picture as a reference ({_banana}), or branch with -c NAME@K from a "
+        "turn you want to keep.",
+        400,
+        getattr(error, "status", ""),
+    )
 
 
 def _result(
@@ -211,7 +230,7 @@ def _turn_index(request: Request, chat: Chat | None, pick: int | None) -> int:
     if chat is None:
         return 0
     at = chat.next_turn
-    if at == 0 and chat.turns and chat.turns[0].key != cache.key_for(request, []):
+    if at == 0 and chat.turns and chat.turns[0].key not in cache.keys_for(request, []):
         return len(chat.turns)
     return at
 
@@ -259,10 +278,10 @@ def rerun_target(request: Request, chat: Chat, pick: int | None, *, fresh: bool)
     chats = session().chats
     if fresh or store is None or not s.cache or chats.chats.get(chat.name) is chat:
         return chat
-    key = cache.key_for(request, chat.history(pick))
-    if store.lookup(key) is None:
+    keys = cache.keys_for(request, chat.history(pick))
+    if _lookup(store, keys) is None:
         return chat
-    earlier = chats.branch_rerun(chat, key) if chat.turns else chats.rerun_of(chat, key)
+    earlier = chats.branch_rerun(chat, keys) if chat.turns else chats.rerun_of(chat, keys)
     if earlier is None:
         return chat
     earlier.position = len(chat.turns)
@@ -289,10 +308,12 @@ def _check_budget(request: Request, store: Store | None) -> None:
         request.model, request.text, len(request.images), request.count, request.size
     )
     if spent + estimate > budget:
+        cheapest = default_model()
+        cheaper = "" if cheapest.id == request.model.id else f"-m {cheapest.aliases[0]} or "
         raise BudgetError(
             f"This call (~{format_usd(estimate)}) would take spending to "
             f"{format_usd(spent + estimate)}, over Banana.budget_usd = {format_usd(budget)} "
-            f"({format_usd(spent)} spent so far): use -m flash or fewer images, or raise the "
+            f"({format_usd(spent)} spent so far): use {cheaper}fewer images, or raise the "
             "budget with %config Banana.budget_usd."
         )
 
@@ -326,8 +347,9 @@ def generate(
     aspect: str | None = None,
     size: str | None = None,
     n: int | None = None,
-    search: bool = False,
+    search: tuple[str, ...] | str | bool = (),
     thoughts: bool | None = None,
+    thinking: str | None = None,
     chat: Chat | None = None,
     fresh: bool = False,
 ) -> Result:
@@ -335,11 +357,12 @@ def generate(
 
     Strings are prompt text and image-like values (PIL, numpy, bytes, Path, matplotlib
     figures) are sent as images, in the order given. Unset options come from the settings
-    (``%config Banana.…``). Pass a ``Chat`` to continue a conversation.
+    (``%config Banana.…``). ``search`` is ``True`` (web), ``"image"`` or ``"web,image"``;
+    ``thinking`` is ``"minimal"`` or ``"high"``. Pass a ``Chat`` to continue a conversation.
     """
     request = prepare(
         as_items(prompt), model=model, aspect=aspect, size=size, count=n, search=search,
-        thoughts=thoughts, chat=chat,
+        thoughts=thoughts, thinking=thinking, chat=chat,
     )  # fmt: skip
     return execute(request, chat, fresh=fresh)
 

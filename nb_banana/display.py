@@ -67,7 +67,8 @@ def metadata(result: Result) -> dict[str, Any]:
             "aspect": req.aspect,
             "size": req.size,
             "count": req.count,
-            "search": req.search,
+            "search": list(req.search),
+            "thinking": req.thinking,
             "prompt": req.text,
             "images": [
                 {"width": o.width, "height": o.height, "mime_type": o.mime_type}
@@ -77,7 +78,7 @@ def metadata(result: Result) -> dict[str, Any]:
             "cost_usd": round(result.cost, 4),
             "elapsed_s": round(result.elapsed, 2),
             "chat": result.chat,
-            "sources": [{"title": s.title, "uri": s.uri} for s in result.sources],
+            "sources": [vars(s) for s in result.sources],
             "simulated": result.simulated,
             "cached": result.cached,
             "generation_id": result.generation_id,
@@ -144,7 +145,10 @@ def grounding_html(result: Result) -> list[str]:
     """
     pieces = []
     if result.sources:
-        links = " · ".join(_link(s.title, s.uri) for s in result.sources)
+        links = " · ".join(
+            _link(s.title, s.uri) + (f" ({_link('image', s.image_uri)})" if s.image_uri else "")
+            for s in result.sources
+        )
         pieces.append(f'<div style="{_MUTED}">🔎 Sources: {links}</div>')
     suggestions = dict.fromkeys(
         reply.grounding.suggestions_html

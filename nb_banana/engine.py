@@ -32,6 +32,7 @@ from .errors import (
     NoKeyError,
     TransientError,
 )
+from .models import UnknownModel, resolve_model
 from .request import Request
 
 T = TypeVar("T")
@@ -148,6 +149,17 @@ def engine() -> Engine:
     return _engine
 
 
+def current_client() -> genai.Client:
+    """The client for the endpoint in force (the simulator's when offline) and its key."""
+    from .offline import is_offline
+    from .settings import settings
+
+    # No local holds the key: a verbose traceback (%xmode Verbose) prints every frame's locals.
+    return engine().client(
+        secrets.OFFLINE_KEY if is_offline() else secrets.api_key(), settings().base_url
+    )
+
+
 def endpoint(base_url: str) -> str:
     """Where calls go, as the SDK will decide it (for messages and dry runs)."""
     return base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_ENDPOINT
@@ -241,12 +253,7 @@ def _api_error(exc: sdk_errors.APIError, model_id: str, tried: str) -> BananaErr
             status,
         )
     if code == 404:
-        return ApiError(
-            f"Model '{model_id}' was not found by the API ({label}): check the id with "
-            "`%banana models`, or use an alias such as -m pro.",
-            code,
-            status,
-        )
+        return ApiError(_not_found(model_id, label), code, status)
     if code in (401, 403) or "api key" in said.lower():
         return ApiError(
             f"The API refused the key ({label}{f': {said}.' if said else ''}): check "
@@ -259,6 +266,24 @@ def _api_error(exc: sdk_errors.APIError, model_id: str, tried: str) -> BananaErr
         "options and images.",
         code,
         status,
+    )
+
+
+def _not_found(model_id: str, label: str) -> str:
+    """The one line for a model the API does not serve: its successor if the table knows
+    one, else where to look for what the API serves today."""
+    try:
+        spec = resolve_model(model_id)
+    except UnknownModel:
+        spec = None
+    if spec is not None and spec.replacement:
+        return (
+            f"The API no longer serves {model_id} ({label}): use its replacement, "
+            f"-m {spec.replacement}."
+        )
+    return (
+        f"The API does not serve {model_id} ({label}): `%banana models` lists the models it "
+        "serves today, and any of their full ids works with -m."
     )
 
 

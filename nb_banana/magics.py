@@ -18,6 +18,7 @@ from IPython.display import display
 
 from . import secrets
 from .errors import BananaError, ImageInputError, OptionError
+from .options import normalise_search
 from .session import session
 from .settings import settings
 from .subcommands import SUBCOMMANDS, TAKE_TEXT
@@ -31,9 +32,16 @@ if TYPE_CHECKING:
 @magics_class
 class BananaMagics(Magics):
     @magic_arguments()
-    @argument("-m", "--model", help="model id or alias: flash (default), flash2, pro")
-    @argument("-a", "--aspect", help="aspect ratio: 1:1 2:3 3:2 3:4 4:3 4:5 5:4 9:16 16:9 21:9")
-    @argument("-s", "--size", help="image size: 1K, 2K, 4K (2K/4K on flash2 and pro)")
+    @argument(
+        "-m", "--model",
+        help="model id or alias: lite (default), flash, pro, or any gemini-… id (%%banana models)",
+    )  # fmt: skip
+    @argument(
+        "-a", "--aspect",
+        help="aspect ratio: 1:1 2:3 3:2 3:4 4:3 4:5 5:4 9:16 16:9 21:9, and 1:4 4:1 1:8 8:1 "
+        "on lite and flash",
+    )  # fmt: skip
+    @argument("-s", "--size", help="image size: 512 (flash), 1K, 2K, 4K (flash and pro)")
     @argument("-n", "--count", type=int, help="number of images, requested concurrently")
     @argument("-o", "--out", metavar="NAME", help="also bind the result to this variable")
     @argument(
@@ -42,7 +50,12 @@ class BananaMagics(Magics):
     )  # fmt: skip
     @argument("--save", metavar="PATH", help="save to a file, or into a folder for several")
     @argument("--overwrite", action="store_true", help="let --save replace existing files")
-    @argument("--search", action="store_true", help="Google Search grounding (pro)")
+    @argument(
+        "--search", nargs="?", const="web", default=None, metavar="web|image|web,image",
+        help="Google Search grounding: web (alone: the default), image search, or both (flash; "
+        "pro searches the web)",
+    )  # fmt: skip
+    @argument("--thinking", metavar="minimal|high", help="thinking level (lite and flash)")
     @argument("--thoughts", action="store_true", help="show the model's thought summaries")
     @argument(
         "-c", "--chat", nargs="?", const="", default=None, metavar="NAME[@K]",
@@ -100,7 +113,7 @@ class BananaMagics(Magics):
         items = self._items(text, args.image, ns)
         request = core.prepare(
             items, model=args.model, aspect=args.aspect, size=args.size, count=args.count,
-            search=args.search, thoughts=args.thoughts or None, chat=chat,
+            search=args.search, thoughts=args.thoughts or None, thinking=args.thinking, chat=chat,
         )  # fmt: skip
         if args.dry_run:
             display(core.dry_run(request, chat))
@@ -211,14 +224,28 @@ def split_options(parser: argparse.ArgumentParser, line: str) -> tuple[str, str]
         if action is None:
             raise UsageError(f"Unknown option {token}: see %banana? for the options.")
         taken.append(token)
-        takes_value = action.nargs is None and not isinstance(action, _FLAG_ACTIONS)
-        if takes_value and "=" not in token:
+        if "=" in token or isinstance(action, _FLAG_ACTIONS):
+            continue
+        if action.nargs is None or (
+            action.nargs == "?" and _is_value_of(action, rest.split(" ", 1)[0])
+        ):
             value, rest = _next_word(rest)
             taken.append(shlex.quote(value))
     return " ".join(taken), rest
 
 
 _FLAG_ACTIONS = (argparse._StoreTrueAction, argparse._StoreConstAction)
+
+
+def _is_value_of(action: argparse.Action, word: str) -> bool:
+    """Whether ``word`` is the value of an option whose value is optional (``--search
+    image a fox``) rather than the prompt's first word (``--search a fox``)."""
+    if action.nargs != "?" or "--search" not in action.option_strings:
+        return False
+    try:
+        return bool(normalise_search(word))
+    except ValueError:
+        return False
 
 
 def _next_word(text: str) -> tuple[str, str]:

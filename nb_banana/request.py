@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import images
 from .errors import ImageInputError, OptionError, PromptError
-from .models import MODELS, ModelSpec, UnknownModel, resolve_model
-from .options import normalise_aspect, normalise_size
+from .models import ModelSpec, UnknownModel, current_models, live_model
+from .options import normalise_aspect, normalise_search, normalise_size, normalise_thinking
 from .prompt import Ref, parse
 
 
@@ -46,9 +46,12 @@ class Request:
     aspect: str
     size: str
     count: int = 1
-    search: bool = False
+    search: tuple[str, ...] = ()  # Google Search kinds: "web", "image"
     thoughts: bool = False
+    thinking: str = ""  # "minimal" / "high"; "" leaves the model's default
     notes: tuple[str, ...] = ()
+    # The shut-down model the user named, when the call goes to its replacement instead.
+    replaced: str = ""
 
     @property
     def images(self) -> list[ImagePart]:
@@ -99,53 +102,90 @@ def build_request(
     aspect: str,
     size: str,
     count: int = 1,
-    search: bool = False,
+    search: tuple[str, ...] | str | bool = (),
     thoughts: bool = False,
+    thinking: str = "",
 ) -> Request:
-    """Validate options for the model, encode the images, and assemble the parts in order."""
-    spec = _model(model)
-    aspect, size = _check_options(spec, aspect, size, count, search, thoughts)
+    """Validate options for the model, encode the images, and assemble the parts in order.
+
+    A shut-down model is replaced by its successor here, so every face says so alike.
+    """
+    spec, replaced_note = _model(model)
+    options = _check_options(spec, aspect, size, count, search, thoughts, thinking)
     parts = _encode_parts(items)
     _check_parts(spec, parts)
     notes = [p.image.note for p in parts if isinstance(p, ImagePart) and p.image.note]
+    if replaced_note:
+        notes.insert(0, replaced_note)
     if not spec.known:
         notes.insert(0, f"{spec.id} is not in nb_banana's model table: its limits are not checked.")
-    return Request(spec, tuple(parts), aspect, size, count, search, thoughts, tuple(notes))
+    return Request(
+        spec, tuple(parts), *options, notes=tuple(notes),
+        replaced=model.strip() if replaced_note else "",
+    )  # fmt: skip
 
 
-def _model(name: str) -> ModelSpec:
+def _model(name: str) -> tuple[ModelSpec, str]:
     try:
-        return resolve_model(name)
+        return live_model(name)
     except UnknownModel as exc:
         raise OptionError(str(exc)) from None
 
 
 def _check_options(
-    spec: ModelSpec, aspect: str, size: str, count: int, search: bool, thoughts: bool
-) -> tuple[str, str]:
+    spec: ModelSpec,
+    aspect: str,
+    size: str,
+    count: int,
+    search: tuple[str, ...] | str | bool,
+    thoughts: bool,
+    thinking: str,
+) -> tuple[str, str, int, tuple[str, ...], bool, str]:
+    """The options in the API's spelling, each checked against what ``spec`` takes."""
     try:
         size = normalise_size(size)
         aspect = normalise_aspect(aspect) if spec.known else aspect.strip()
+        kinds = search if isinstance(search, tuple) else normalise_search(search)
+        thinking = normalise_thinking(thinking)
     except ValueError as exc:
         raise OptionError(str(exc)) from None
-    if size not in spec.sizes:
-        bigger = [m.aliases[0] for m in _models_with_size(size)]
-        raise OptionError(
-            f"{spec.id} makes {'/'.join(spec.sizes)} images only; for {size} use "
-            f"{' or '.join('-m ' + a for a in bigger)}."
-        )
-    if search and not spec.search:
-        raise OptionError(f"--search (Google Search grounding) is not available on {spec.id}; "
-                          "use -m pro.")  # fmt: skip
-    if thoughts and not spec.thinking:
-        raise OptionError(f"--thoughts needs a thinking model; {spec.id} has none: use -m pro.")
     if not 1 <= count <= 16:
         raise OptionError(f"-n/--count must be between 1 and 16, not {count}.")
-    return aspect, size
+    _check_taken(spec, "makes", f"{size} images", size, spec.sizes, "-s", lambda m: m.sizes)
+    _check_taken(spec, "takes", f"the aspect ratio {aspect}", aspect, spec.aspects, "-a",
+                 lambda m: m.aspects)  # fmt: skip
+    if thinking:
+        _check_taken(spec, "takes", f"--thinking {thinking}", thinking, spec.thinking_levels,
+                     "--thinking", lambda m: m.thinking_levels)  # fmt: skip
+    for kind in kinds:
+        _check_taken(spec, "takes", f"--search {kind}", kind, spec.search, "--search",
+                     lambda m: m.search)  # fmt: skip
+    if thoughts and not spec.thinking:
+        raise OptionError(
+            f"--thoughts needs a thinking model; {spec.id} has none: use "
+            f"{_who(lambda m: m.thinking)}."
+        )
+    return aspect, size, count, kinds, thoughts, thinking
 
 
-def _models_with_size(size: str) -> list[ModelSpec]:
-    return [m for m in MODELS if size in m.sizes]
+def _check_taken(
+    spec: ModelSpec, verb: str, what: str, value: str, taken: tuple[str, ...], flag: str,
+    field: Callable[[ModelSpec], tuple[str, ...]],
+) -> None:  # fmt: skip
+    """Refuse ``value`` if ``spec`` lacks it, in one line: what it takes, and who has it."""
+    if not spec.known or value in taken:
+        return
+    offers = f"{flag} {' / '.join(taken)}" if taken else f"no {flag}"
+    raise OptionError(
+        f"{spec.id} does not take {what} ({verb} {offers}); for {value} use "
+        f"{_who(lambda m: value in field(m))}."
+    )
+
+
+def _who(has: Callable[[ModelSpec], object]) -> str:
+    """``-m lite or -m flash``: the current models that have something, by first alias."""
+    names = [f"-m {m.aliases[0]}" for m in current_models() if m.aliases and has(m)]
+    return " or ".join(names) or "a model that has it (%banana models)"
 
 
 def _encode_parts(items: Sequence[Item]) -> list[Part]:
@@ -174,5 +214,5 @@ def _check_parts(spec: ModelSpec, parts: list[Part]) -> None:
         raise ImageInputError(
             "images",
             f"{n_images} images given; {spec.id} takes at most {spec.max_input_images}"
-            + (" (use -m pro for up to 14)." if spec.max_input_images < 14 else "."),
+            + (" (use -m flash for up to 14)." if spec.max_input_images < 14 else "."),
         )

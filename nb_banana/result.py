@@ -135,7 +135,7 @@ class Result:
             "prompt": self.request.text,
             **{k: doc[k] for k in ("model", "aspect", "size", "count", "search", "thoughts")},
             "references": [p for p in doc["parts"] if "image_sha256" in p],
-            "sources": [{"title": s.title, "uri": s.uri} for s in self.sources],
+            "sources": [vars(s) for s in self.sources],
             "chat": self.chat,
             "turn": self.turn,
             "generation_id": self.generation_id,

@@ -10,20 +10,23 @@ from __future__ import annotations
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from .models import ASPECT_RATIOS, DEFAULT_MODEL, UnknownModel, resolve_model
-from .options import normalise_aspect, normalise_size
+from .models import ASPECT_RATIOS, DEFAULT_MODEL, IMAGE_SIZES, UnknownModel, resolve_model
+from .options import normalise_aspect, normalise_size, normalise_thinking
 
 
 class Banana(Configurable):
     """nb_banana's settings; each has a default that costs the least."""
 
-    model = Unicode(DEFAULT_MODEL, help="Model id or alias (flash, flash2, pro).").tag(config=True)
+    model = Unicode(
+        DEFAULT_MODEL,
+        help="Model id or alias (lite, flash, pro); the default is the cheapest current model.",
+    ).tag(config=True)
     aspect = Unicode("1:1", help=f"Aspect ratio: one of {', '.join(ASPECT_RATIOS)}.").tag(
         config=True
     )
-    size = Unicode("1K", help="Image size: 1K, 2K or 4K (2K/4K on models that have them).").tag(
-        config=True
-    )
+    size = Unicode(
+        "1K", help=f"Image size: {', '.join(IMAGE_SIZES)} (on the models that make it)."
+    ).tag(config=True)
     count = Int(1, help="Images per cell, requested concurrently.").tag(config=True)
     max_concurrency = Int(4, help="Calls in flight at once, across the whole kernel.").tag(
         config=True
@@ -52,6 +55,9 @@ class Banana(Configurable):
     thoughts = Bool(False, help="Show the model's thought summaries (thinking models).").tag(
         config=True
     )
+    thinking = Unicode(
+        "", help="Thinking level: minimal or high (models that take it); empty = the model's."
+    ).tag(config=True)
 
     @validate("model")
     def _check_model(self, proposal: dict) -> str:
@@ -67,6 +73,10 @@ class Banana(Configurable):
     @validate("size")
     def _check_size(self, proposal: dict) -> str:
         return _as_trait_error(normalise_size, proposal["value"])
+
+    @validate("thinking")
+    def _check_thinking(self, proposal: dict) -> str:
+        return _as_trait_error(normalise_thinking, proposal["value"])
 
     @validate("count", "max_concurrency")
     def _check_positive(self, proposal: dict) -> int:

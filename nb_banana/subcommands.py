@@ -12,7 +12,6 @@ from IPython.display import display
 from . import offline, secrets
 from .chat import Chat
 from .errors import OptionError
-from .models import MODELS
 from .session import session
 from .settings import settings
 from .usage import format_usd
@@ -49,20 +48,12 @@ def last_error(shell: Any, rest: str) -> None:
 
 
 def models(shell: Any, rest: str) -> None:
-    rows = [
-        f"| {m.name} | `{m.id}` | {', '.join(m.aliases)} | {'/'.join(m.sizes)} "
-        f"| {m.max_input_images} | {'yes' if m.search else 'no'} "
-        f"| ${m.price_per_image('1K'):.3f} | {m.undocumented} |"
-        for m in MODELS
-    ]
-    table = "\n".join(
-        [
-            "| name | id | aliases | sizes | images in | search | per 1K image | not documented |",
-            "|---|---|---|---|---|---|---|---|",
-            *rows,
-        ]
-    )
-    display({"text/markdown": table, "text/plain": table}, raw=True)
+    """The model table, and what the API itself lists today when a key is set."""
+    from .catalog import wait
+    from .modeltable import models_markdown
+
+    text = models_markdown(wait())
+    display({"text/markdown": text, "text/plain": text}, raw=True)
 
 
 def show_settings(shell: Any, rest: str) -> None:

@@ -53,10 +53,11 @@ class OutImage:
 
 @dataclass(frozen=True)
 class Source:
-    """A web page Google Search gave the model (``groundingChunks[].web``)."""
+    """A page Google Search gave the model (``groundingChunks[].web`` or ``.image``)."""
 
     title: str
     uri: str
+    image_uri: str = ""  # an image search result's picture (``groundingChunks[].image``)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Grounding:
     def to_doc(self) -> dict[str, Any]:
         return {
             "queries": list(self.queries),
-            "sources": [[s.title, s.uri] for s in self.sources],
+            "sources": [[s.title, s.uri, s.image_uri] for s in self.sources],
             "suggestions_html": self.suggestions_html,
         }
 
@@ -85,7 +86,7 @@ class Grounding:
             return None
         return cls(
             tuple(doc["queries"]),
-            tuple(Source(title, uri) for title, uri in doc["sources"]),
+            tuple(Source(*source) for source in doc["sources"]),
             doc["suggestions_html"],
         )
 
@@ -129,8 +130,10 @@ def config(
     return types.GenerateContentConfig(
         response_modalities=["TEXT", "IMAGE"],
         image_config=image_config,
-        tools=[types.Tool(google_search=types.GoogleSearch())] if request.search else None,
-        thinking_config=types.ThinkingConfig(include_thoughts=True) if request.thoughts else None,
+        tools=[types.Tool(google_search=_google_search(request.search))]
+        if request.search
+        else None,
+        thinking_config=_thinking(request),
         http_options=types.HttpOptions(
             timeout=int(timeout * 1000),
             retry_options=types.HttpRetryOptions(
@@ -142,6 +145,28 @@ def config(
                 http_status_codes=list(RETRY_STATUS_CODES),
             ),
         ),
+    )
+
+
+def _google_search(kinds: tuple[str, ...]) -> types.GoogleSearch:
+    """Web search alone is the plain tool, as the API has always taken it; image search
+    names its kinds (``searchTypes``)."""
+    if kinds == ("web",):
+        return types.GoogleSearch()
+    return types.GoogleSearch(
+        search_types=types.SearchTypes(
+            web_search=types.WebSearch() if "web" in kinds else None,
+            image_search=types.ImageSearch() if "image" in kinds else None,
+        )
+    )
+
+
+def _thinking(request: Request) -> types.ThinkingConfig | None:
+    if not (request.thoughts or request.thinking):
+        return None
+    return types.ThinkingConfig(
+        include_thoughts=True if request.thoughts else None,
+        thinking_level=types.ThinkingLevel(request.thinking.upper()) if request.thinking else None,
     )
 
 
@@ -173,18 +198,25 @@ def parse_reply(response: types.GenerateContentResponse) -> Reply:
 def _grounding(meta: types.GroundingMetadata | None) -> Grounding | None:
     if meta is None:
         return None
-    sources = tuple(
-        Source(chunk.web.title or chunk.web.domain or chunk.web.uri or "", chunk.web.uri)
-        for chunk in meta.grounding_chunks or []
-        if chunk.web is not None and chunk.web.uri
-    )
     entry = meta.search_entry_point
     grounding = Grounding(
         tuple(meta.web_search_queries or ()),
-        sources,
+        tuple(source for chunk in meta.grounding_chunks or [] for source in _sources(chunk)),
         (entry.rendered_content or "") if entry is not None else "",
     )
     return grounding if grounding != Grounding() else None
+
+
+def _sources(chunk: types.GroundingChunk) -> tuple[Source, ...]:
+    """A web page, or an image search result (its page, and the image itself)."""
+    if chunk.web is not None and chunk.web.uri:
+        web = chunk.web
+        return (Source(web.title or web.domain or web.uri, web.uri),)
+    image = chunk.image
+    if image is not None and (image.source_uri or image.image_uri):
+        page = image.source_uri or image.image_uri or ""
+        return (Source(image.title or image.domain or page, page, image.image_uri or ""),)
+    return ()
 
 
 def _raise_empty(response: types.GenerateContentResponse) -> None:
@@ -272,11 +304,15 @@ def rest_body(request: Request, history: Sequence[types.Content]) -> dict[str, A
         "responseModalities": ["TEXT", "IMAGE"],
         "imageConfig": image_config,
     }
-    if request.thoughts:
-        generation["thinkingConfig"] = {"includeThoughts": True}
+    thinking = _thinking(request)
+    if thinking is not None:
+        generation["thinkingConfig"] = thinking.model_dump(mode="json", by_alias=True,
+                                                           exclude_none=True)  # fmt: skip
     body: dict[str, Any] = {"contents": turns, "generationConfig": generation}
     if request.search:
-        body["tools"] = [{"googleSearch": {}}]
+        search = _google_search(request.search)
+        body["tools"] = [{"googleSearch": search.model_dump(mode="json", by_alias=True,
+                                                            exclude_none=True)}]  # fmt: skip
     return body
 
 

@@ -80,7 +80,7 @@ def test_named_threads_run_side_by_side(ip, sim):
 def test_a_named_thread_keeps_its_model(ip, sim):
     run(ip, "-m pro -c poster", "a poster")
     run(ip, "-c poster", "bigger title")
-    assert sim.requests[-1].model == "gemini-3-pro-image-preview"
+    assert sim.requests[-1].model == "gemini-3-pro-image"
 
 
 def test_chats_lists_threads_with_turns_and_model(ip, sim):
@@ -88,8 +88,8 @@ def test_chats_lists_threads_with_turns_and_model(ip, sim):
     run(ip, "-c cabin", "add snow")
     run(ip, "-m pro -c tower", "a tower")
     listing = magic(ip, "chats")
-    assert "cabin: 2 turns, gemini-2.5-flash-image, last: add snow" in listing
-    assert "tower *: 1 turns, gemini-3-pro-image-preview" in listing
+    assert "cabin: 2 turns, gemini-3.1-flash-lite-image, last: add snow" in listing
+    assert "tower *: 1 turns, gemini-3-pro-image" in listing
 
 
 def test_timeline_shows_each_turn(ip, sim):

@@ -16,4 +16,5 @@ def test_quickstart_runs_offline_and_writes_html_with_images(tmp_path):
     images = re.findall(r'src="data:image/(?:png|jpeg|webp);base64,', html)
     assert len(images) >= 8
     assert "offline" in html and "simulator" in html
-    assert "makes 1K images only" in html
+    assert "does not take 4K images (makes -s 1K)" in html  # the one-line refusal, shown
+    assert "gemini-3.1-flash-lite-image" in html and "shut down 2026-06-25" in html

@@ -32,17 +32,38 @@ def test_no_key_says_how_to_set_one(ip, sim, monkeypatch):
 
 def test_unknown_alias_lists_the_choices(ip, sim):
     message = fails(ip, "-m prp", "a cat")
-    assert "Did you mean 'pro'" in message and "flash2" in message
+    assert "Did you mean 'pro'" in message and "lite" in message and "flash2" in message
 
 
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
         ("-a 7:3", "Invalid aspect ratio '7:3': use one of 1:1, 2:3"),
-        ("-s 3K", "Invalid image size '3K': use one of 1K, 2K, 4K"),
-        ("-s 4K", "gemini-2.5-flash-image makes 1K images only; for 4K use -m flash2 or -m pro"),
-        ("--search", "--search (Google Search grounding) is not available"),
-        ("--thoughts", "--thoughts needs a thinking model"),
+        ("-s 3K", "Invalid image size '3K': use one of 512, 1K, 2K, 4K"),
+        (
+            "-s 4K",
+            "gemini-3.1-flash-lite-image does not take 4K images (makes -s 1K); for 4K "
+            "use -m flash or -m pro.",
+        ),
+        (
+            "--search",
+            "gemini-3.1-flash-lite-image does not take --search web (takes no "
+            "--search); for web use -m flash or -m pro.",
+        ),
+        (
+            "-m pro --search image",
+            "gemini-3-pro-image does not take --search image (takes "
+            "--search web); for image use -m flash.",
+        ),
+        ("-m pro -a 8:1", "gemini-3-pro-image does not take the aspect ratio 8:1 (takes -a 1:1 /"),
+        ("-m pro -s 512", "for 512 use -m flash."),
+        (
+            "-m pro --thinking high",
+            "gemini-3-pro-image does not take --thinking high (takes no "
+            "--thinking); for high use -m lite or -m flash.",
+        ),
+        ("--thinking max", "Invalid thinking level 'max': use minimal or high."),
+        ("--search video", "Invalid search kind 'video'"),
         ("-n 40", "-n/--count must be between 1 and 16"),
     ],
 )
@@ -70,10 +91,9 @@ def test_image_option_with_a_string_is_refused(ip, sim):
 
 
 def test_too_many_images_for_the_model(ip, sim):
-    ip.user_ns["refs"] = [Image.new("RGB", (8, 8), c) for c in ("red", "green", "blue", "black")]
+    ip.user_ns["refs"] = [Image.new("RGB", (8, 8), (i, 0, 0)) for i in range(15)]
     message = fails(ip, "", "combine {refs}")
-    assert "4 images given; gemini-2.5-flash-image takes at most 3" in message
-    assert "-m pro" in message
+    assert "15 images given; gemini-3.1-flash-lite-image takes at most 14." in message
     assert sim.requests == []
 
 

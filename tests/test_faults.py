@@ -34,7 +34,7 @@ from nb_banana.wire import parse_reply
 
 from .conftest import TEST_KEY
 
-PRO = "gemini-3-pro-image-preview"
+PRO = "gemini-3-pro-image"
 RATE_FIX = "and re-run, or lower -n / %config Banana.max_concurrency."
 BRIEF = "; this is usually brief: re-run the cell in a minute."
 KEY_FIX = "check GEMINI_API_KEY or run `%banana key` again."
@@ -67,8 +67,8 @@ CASES: dict[str, Case] = {
     ),
     "404-unknown-model": Case(
         None,
-        "Model 'gemini-9-ultra' was not found by the API (404 NOT_FOUND): check the id with "
-        "`%banana models`, or use an alias such as -m pro.",
+        "The API does not serve gemini-9-ultra (404 NOT_FOUND): `%banana models` lists the "
+        "models it serves today, and any of their full ids works with -m.",
         line="-m gemini-9-ultra",
     ),
     "429-retry-after": Case(

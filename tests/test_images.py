@@ -423,7 +423,7 @@ def test_a_refused_reference_sends_nothing(ip, sim):
 def test_fifteen_references_to_pro_are_refused(ip, sim):
     ip.user_ns["refs"] = [Image.new("RGB", (4, 4), (i, 0, 0)) for i in range(15)]
     message = fails(ip, "-m pro", "combine {refs}")
-    assert "15 images given; gemini-3-pro-image-preview takes at most 14" in message
+    assert "15 images given; gemini-3-pro-image takes at most 14" in message
     assert sim.requests == []
 
 

@@ -45,9 +45,11 @@ def test_text_to_image_displays_an_image_and_binds_banana(ip, sim):
     result = ip.user_ns["_banana"]
     assert result.image.size == (1024, 1024)
     assert 'src="data:image/png;base64,' in html_of(captured)
-    assert "gemini-2.5-flash-image" in html_of(captured)
+    assert "gemini-3.1-flash-lite-image" in html_of(captured)
     meta = captured.outputs[0].metadata["nb_banana"]
-    assert meta["model"] == "gemini-2.5-flash-image" and meta["prompt"] == "a lighthouse at dawn"
+    assert (
+        meta["model"] == "gemini-3.1-flash-lite-image" and meta["prompt"] == "a lighthouse at dawn"
+    )
     assert user_parts(last_body(sim)) == [{"text": "a lighthouse at dawn"}]
 
 
@@ -58,11 +60,11 @@ def test_plain_text_fallback_names_model_and_count(ip, sim):
 
 def test_pro_alias_sends_the_pro_model_id(ip, sim):
     run(ip, "-m pro", "a cat")
-    assert sim.requests[-1].model == "gemini-3-pro-image-preview"
+    assert sim.requests[-1].model == "gemini-3-pro-image"
 
 
 def test_unknown_gemini_id_passes_through_unchanged(ip, sim):
-    with pytest.raises(UsageError, match=r"gemini-9-ultra-image.*not found"):
+    with pytest.raises(UsageError, match=r"does not serve gemini-9-ultra-image .*%banana models"):
         run(ip, "-m gemini-9-ultra-image", "a cat")
     assert sim.requests[-1].model == "gemini-9-ultra-image"
 
@@ -71,7 +73,7 @@ def test_aspect_ratio_is_sent_and_honoured(ip, sim):
     run(ip, "-a 16:9", "a wide valley")
     body = last_body(sim)
     assert body["generationConfig"]["imageConfig"]["aspectRatio"] == "16:9"
-    assert ip.user_ns["_banana"].image.size == (1344, 768)
+    assert ip.user_ns["_banana"].image.size == (1376, 768)
 
 
 def test_lowercase_size_is_sent_upper_case(ip, sim):
@@ -223,7 +225,7 @@ def test_settings_give_the_defaults(ip, sim):
     ip.run_line_magic("config", 'Banana.aspect = "9:16"')
     ip.run_line_magic("config", 'Banana.model = "pro"')
     run(ip, "", "a tall tower")
-    assert sim.requests[-1].model == "gemini-3-pro-image-preview"
+    assert sim.requests[-1].model == "gemini-3-pro-image"
     assert last_body(sim)["generationConfig"]["imageConfig"]["aspectRatio"] == "9:16"
 
 
@@ -239,7 +241,7 @@ def test_dry_run_sends_nothing_and_needs_no_key(ip, sim, monkeypatch):
     captured = run(ip, "--dry-run -m pro -n 2", "edit {pic}")
     assert sim.requests == []
     text = captured.outputs[0].data["text/plain"]
-    assert "gemini-3-pro-image-preview" in text and "× 2" in text and "estimated ~$" in text
+    assert "gemini-3-pro-image" in text and "× 2" in text and "estimated ~$" in text
     assert "data:image/png;base64" in captured.outputs[0].data["text/html"]
 
 
@@ -254,7 +256,7 @@ def test_follow_up_sends_the_history_with_its_signatures(ip, sim):
     signed = [p for p in sent if p.get("thoughtSignature") or p.get("thought_signature")]
     assert len(signed) == sum(1 for p in received if p.thought_signature)
     assert len(signed) >= 1
-    assert sim.requests[-1].model == "gemini-3-pro-image-preview"
+    assert sim.requests[-1].model == "gemini-3-pro-image"
 
 
 def test_plain_cell_starts_a_new_chat(ip, sim):
@@ -282,7 +284,7 @@ def test_failed_follow_up_leaves_the_history_unchanged(ip, sim):
 def test_switching_model_mid_chat_is_refused(ip, sim):
     run(ip, "-m pro", "a house")
     with pytest.raises(UsageError, match="thought signatures are model-specific"):
-        run(ip, "-c -m flash", "make it red")
+        run(ip, "-c -m lite", "make it red")
 
 
 def test_interrupt_cancels_the_call_and_the_next_cell_works(ip, sim, monkeypatch):

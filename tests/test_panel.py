@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nb_banana import catalog
 from nb_banana.panel import Panel
 from nb_banana.session import session
 from nb_banana.simulator import Fault
@@ -23,8 +24,10 @@ NOW = datetime.now(timezone.utc)
 
 
 @pytest.fixture
-def panel(ip):
+def panel(ip, sim):
     shown = Panel(namespace=ip.user_ns)
+    catalog.wait()  # the model list it asks for in the background, before requests are counted
+    sim.clear_requests()
     yield shown
     shown.close()
     shown.wait(10)
@@ -72,44 +75,61 @@ def wait_until(condition, seconds: float = 5.0) -> bool:
     return condition()
 
 
-def test_pro_offers_4k_and_search_and_flash_takes_them_away(panel):
-    panel.form.model.value = "gemini-3-pro-image-preview"
+def test_pro_offers_4k_and_search_and_lite_takes_them_away(panel):
+    panel.form.model.value = "gemini-3-pro-image"
     assert "4K" in panel.form.size.options and not panel.form.size.disabled
     assert not panel.form.search.disabled and not panel.form.thoughts.disabled
+    assert panel.form.image_search.disabled and panel.form.thinking.disabled
+    assert "8:1" not in panel.form.aspect.options
     panel.form.size.value = "4K"
     panel.form.search.value = True
 
-    panel.form.model.value = "gemini-2.5-flash-image"
+    panel.form.model.value = "gemini-3.1-flash-lite-image"
     assert panel.form.size.options == ("1K",) and panel.form.size.disabled
     assert panel.form.search.disabled and not panel.form.search.value
-    assert panel.form.thoughts.disabled
+    assert not panel.form.thinking.disabled and "8:1" in panel.form.aspect.options
 
-    panel.form.model.value = "gemini-3-pro-image-preview"
+    panel.form.model.value = "gemini-3-pro-image"
     assert panel.form.size.value == "4K"
 
 
+def test_flash_offers_512_wide_ratios_thinking_and_image_search(panel, sim):
+    panel.form.model.value = "gemini-3.1-flash-image"
+    assert panel.form.size.options == ("512", "1K", "2K", "4K")
+    panel.form.size.value = "512"
+    panel.form.aspect.value = "8:1"
+    panel.form.thinking.value = "high"
+    panel.form.image_search.value = True
+    generate(panel, "a long banner of lemons")
+    config = sim.requests[-1].body["generationConfig"]
+    assert config["imageConfig"] == {"aspectRatio": "8:1", "imageSize": "512"}
+    assert config["thinkingConfig"]["thinking_level"] == "HIGH"
+    assert sim.requests[-1].body["tools"] == [
+        {"googleSearch": {"searchTypes": {"image_search": {}}}}
+    ]
+    assert panel.form.options().search == ("image",)
+
+
 def test_the_reference_limit_follows_the_model(panel):
-    panel.form.model.value = "gemini-3-pro-image-preview"
+    panel.form.model.value = "gemini-3-pro-image"
     data = png_bytes()
     panel.references.upload.value = tuple(
         {"name": f"ref{i}.png", "type": "image/png", "size": len(data),
          "content": memoryview(data), "last_modified": NOW}
-        for i in range(4)
+        for i in range(15)
     )  # fmt: skip
     panel.wait(10)
-    assert "4 of 14 images" in panel.references.count.value
-    panel.form.model.value = "gemini-2.5-flash-image"
     assert "nbb-over" in panel.references.count.value
-    assert "at most 3" in panel.references.count.value
+    assert "at most 14" in panel.references.count.value
 
 
 def test_model_dropdown_shows_name_and_id(panel):
     labels = [label for label, _ in panel.form.model.options]
-    assert "Nano Banana Pro · gemini-3-pro-image-preview" in labels
+    assert "Nano Banana Pro · gemini-3-pro-image" in labels
 
 
 def test_search_results_show_their_sources_in_the_gallery(panel, sim):
-    panel.form.model.value = "gemini-3-pro-image-preview"
+    panel.form.model.value = "gemini-3-pro-image"
     panel.form.search.value = True
     generate(panel, "this week's weather in Rome")
     shown = "".join(w.value for w in walk(panel.gallery.widget) if isinstance(w, widgets.HTML))
@@ -139,7 +159,7 @@ def test_generate_runs_off_the_kernel_thread_and_shows_busy_at_once(panel, sim):
     assert click_seconds < 0.5, f"the click took {click_seconds * 1000:.0f} ms"
     assert panel.generate_button.disabled and panel.continue_button.disabled
     assert not panel.stop_button.disabled
-    assert panel.message.startswith("⏳ Asking gemini-2.5-flash-image")
+    assert panel.message.startswith("⏳ Asking gemini-3.1-flash-lite-image")
     panel.wait(20)
     assert not panel.generate_button.disabled and panel.stop_button.disabled
 

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,15 @@ from google import genai
 from google.genai import errors, types
 from PIL import Image, UnidentifiedImageError
 
+from nb_banana.models import resolve_model
 from nb_banana.simulator import Fault, RecordedRequest, Simulator, shared
+from nb_banana.simulator.rejections import Rejection
+from nb_banana.simulator.replies import image_reply
+from nb_banana.simulator.validate import read_request
 
-FLASH = "gemini-2.5-flash-image"
-FLASH2 = "gemini-3.1-flash-image-preview"
-PRO = "gemini-3-pro-image-preview"
+LITE = "gemini-3.1-flash-lite-image"
+FLASH2 = "gemini-3.1-flash-image"
+PRO = "gemini-3-pro-image"
 KEY = "test-key"
 IMAGE_CONFIG = {"responseModalities": ["TEXT", "IMAGE"]}
 
@@ -77,7 +82,7 @@ def post(
     sim: Simulator,
     body: Any,
     *,
-    model: str = FLASH,
+    model: str = LITE,
     version: str = "v1beta",
     key: str | None = KEY,
     path: str | None = None,
@@ -136,7 +141,7 @@ def sdk_image(response: types.GenerateContentResponse) -> Image.Image:
     return Image.open(io.BytesIO(data))
 
 
-def sdk_rejects(client: genai.Client, contents: Any, model: str = FLASH, **config: Any) -> str:
+def sdk_rejects(client: genai.Client, contents: Any, model: str = LITE, **config: Any) -> str:
     with pytest.raises(errors.ClientError) as info:
         client.models.generate_content(
             model=model, contents=contents, config=types.GenerateContentConfig(**config)
@@ -177,7 +182,7 @@ def test_reference_text_to_image_example_returns_a_png(sim):
     assert image["inlineData"]["mimeType"] == "image/png"
     assert reply_image(reply).size == (1024, 1024)
     assert reply_image(reply).format == "PNG"
-    assert reply["modelVersion"] == FLASH and reply["responseId"]
+    assert reply["modelVersion"] == LITE and reply["responseId"]
 
 
 def test_reference_aspect_ratio_example_gives_16_9_pixels(sim):
@@ -188,7 +193,7 @@ def test_reference_aspect_ratio_example_gives_16_9_pixels(sim):
             "imageConfig": {"aspectRatio": "16:9"},
         },
     }
-    assert reply_image(ok(sim, body)).size == (1344, 768)
+    assert reply_image(ok(sim, body)).size == (1376, 768)
 
 
 def test_reference_editing_example_with_snake_case_inline_data_is_accepted(sim):
@@ -208,11 +213,11 @@ def test_reference_editing_example_with_snake_case_inline_data_is_accepted(sim):
         ],
         "generationConfig": {"responseModalities": ["TEXT", "IMAGE"]},
     }
-    reply = ok(sim, body)
-    assert {"modality": "IMAGE", "tokenCount": 258} in reply["usageMetadata"]["promptTokensDetails"]
+    details = ok(sim, body)["usageMetadata"]["promptTokensDetails"]
+    assert {"modality": "IMAGE", "tokenCount": 1120} in details
 
 
-def test_reference_multi_turn_example_is_accepted_by_flash(sim):
+def test_reference_multi_turn_example_is_accepted_by_lite(sim):
     first = ok(sim, prompt("Create a sunset beach scene"))
     body = follow_up(
         "Create a sunset beach scene",
@@ -248,7 +253,7 @@ def test_wrong_key_is_400_api_key_invalid():
 
 
 def test_key_in_the_query_string_is_accepted_and_redacted(sim):
-    ok(sim, prompt("a cat"), key=None, path=f"/v1beta/models/{FLASH}:generateContent?key=secret1")
+    ok(sim, prompt("a cat"), key=None, path=f"/v1beta/models/{LITE}:generateContent?key=secret1")
     [recorded] = sim.requests
     assert "secret1" not in repr(recorded)
     assert recorded.path.endswith("?key=<redacted>")
@@ -270,7 +275,7 @@ def test_unknown_model_through_the_sdk_is_a_404_client_error(client, sim):
 
 
 def test_unhandled_path_is_404_in_the_error_shape(sim):
-    rejected(sim, prompt("a cat"), status=404, path=f"/v1beta/models/{FLASH}:streamGenerateContent")
+    rejected(sim, prompt("a cat"), status=404, path=f"/v1beta/models/{LITE}:streamGenerateContent")
     rejected(sim, prompt("a cat"), status=404, path="/v2/nothing")
 
 
@@ -404,19 +409,22 @@ def test_unknown_aspect_ratio_is_rejected_with_the_list(client, sim):
     assert "aspect_ratio must be one of '1:1'" in message and "'21:9'" in message
 
 
-def test_4k_on_flash_is_rejected(client, sim):
+def test_4k_on_lite_is_rejected(client, sim):
     message = sdk_rejects(client, "a cat", image_config=types.ImageConfig(image_size="4K"))
-    assert "'4K' is not supported by gemini-2.5-flash-image" in message
+    assert "'4K' is not supported by gemini-3.1-flash-lite-image" in message
 
 
-def test_google_search_on_flash_is_rejected(client, sim):
+def test_google_search_on_lite_is_rejected(client, sim):
     tools = [types.Tool(google_search=types.GoogleSearch())]
     assert "Search Grounding is not supported" in sdk_rejects(client, "a cat", tools=tools)
 
 
-def test_include_thoughts_on_flash_is_rejected(client, sim):
-    thinking = types.ThinkingConfig(include_thoughts=True)
-    assert "Thinking" in sdk_rejects(client, "a cat", thinking_config=thinking)
+def test_include_thoughts_on_a_model_without_thoughts_is_rejected():
+    # No current model lacks thought summaries; the rule stays for one that would.
+    spec = replace(resolve_model(LITE), thinking=False)
+    body = {**prompt("a cat"), "generationConfig": {"thinkingConfig": {"includeThoughts": True}}}
+    with pytest.raises(Rejection, match="Thinking is not supported"):
+        read_request(body, spec, "v1beta")
 
 
 def test_other_tools_are_rejected(sim):
@@ -457,9 +465,9 @@ def test_missing_modalities_answer_text_and_image(sim):
 @pytest.mark.parametrize(
     ("model", "aspect", "size", "pixels"),
     [
-        (FLASH, "1:1", None, (1024, 1024)),
-        (FLASH, "21:9", None, (1536, 672)),
-        (FLASH, "3:4", "1K", (864, 1184)),
+        (LITE, "1:1", None, (1024, 1024)),
+        (LITE, "21:9", None, (1584, 672)),
+        (LITE, "3:4", "1K", (896, 1200)),
         (FLASH2, "9:16", "2K", (1536, 2752)),
         (PRO, "4:5", "1K", (928, 1152)),
         (PRO, "16:9", "4K", (5504, 3072)),
@@ -513,18 +521,17 @@ def test_undecodable_input_image_is_rejected(sim):
 
 
 def test_too_many_input_images_are_rejected(client, sim):
-    four = [types.Part.from_bytes(data=image_bytes(), mime_type="image/png") for _ in range(4)]
-    assert "accepts at most 3" in sdk_rejects(client, ["a cat", *four])
-    fifteen = four * 3 + four[:3]
+    fifteen = [types.Part.from_bytes(data=image_bytes(), mime_type="image/png")] * 15
+    assert "accepts at most 14" in sdk_rejects(client, ["a cat", *fifteen])
     assert "accepts at most 14" in sdk_rejects(client, ["a cat", *fifteen], model=PRO)
 
 
 def test_only_the_latest_user_turn_counts_towards_the_image_limit(sim):
-    three = [image_bytes(c) for c in ("red", "green", "blue")]
-    first = ok(sim, prompt("three things", *three))
+    ten = [image_bytes(c) for c in ("red", "green", "blue", "white", "black") * 2]
+    first = ok(sim, prompt("ten things", *ten))
     body = follow_up("x", first["candidates"][0]["content"], "now again")
-    body["contents"][0]["parts"] += prompt("", *three)["contents"][0]["parts"][1:]
-    body["contents"][2]["parts"] += prompt("", *three)["contents"][0]["parts"][1:]
+    body["contents"][0]["parts"] += prompt("", *ten)["contents"][0]["parts"][1:]
+    body["contents"][2]["parts"] += prompt("", *ten)["contents"][0]["parts"][1:]
     ok(sim, body)
 
 
@@ -560,8 +567,11 @@ def test_pro_signs_the_first_answer_part_and_every_image(sim):
     assert reply["usageMetadata"]["thoughtsTokenCount"] > 0
 
 
-def test_flash_replies_carry_no_signatures(sim):
-    assert all("thoughtSignature" not in p for p in reply_parts(ok(sim, prompt("a cat"))))
+def test_a_model_without_signatures_signs_nothing():
+    # Every current model signs; the rule stays for one that would not.
+    spec = replace(resolve_model(LITE), signatures=False)
+    reply = image_reply(read_request(prompt("a cat"), spec, "v1beta"))
+    assert all("thoughtSignature" not in p for p in reply_parts(reply))
 
 
 def test_pro_history_with_its_signatures_is_accepted(sim):
@@ -618,13 +628,14 @@ def test_sdk_chat_sends_signatures_back_and_is_accepted(client, sim):
 
 
 def test_usage_follows_the_published_token_figures(sim):
-    flash = ok(sim, prompt("12345678", image_bytes()))["usageMetadata"]
-    assert flash["promptTokensDetails"] == [
+    lite = ok(sim, prompt("12345678", image_bytes()))["usageMetadata"]
+    assert lite["promptTokensDetails"] == [
         {"modality": "TEXT", "tokenCount": 2},
-        {"modality": "IMAGE", "tokenCount": 258},
+        {"modality": "IMAGE", "tokenCount": 1120},
     ]
-    assert {"modality": "IMAGE", "tokenCount": 1290} in flash["candidatesTokensDetails"]
-    assert "thoughtsTokenCount" not in flash
+    assert {"modality": "IMAGE", "tokenCount": 1120} in lite["candidatesTokensDetails"]
+    flash = ok(sim, prompt("x", imageConfig={"imageSize": "4K"}), model=FLASH2)["usageMetadata"]
+    assert {"modality": "IMAGE", "tokenCount": 2520} in flash["candidatesTokensDetails"]
     pro = ok(sim, prompt("x", image_bytes(), imageConfig={"imageSize": "4K"}), model=PRO)
     usage = pro["usageMetadata"]
     assert {"modality": "IMAGE", "tokenCount": 560} in usage["promptTokensDetails"]
@@ -683,7 +694,7 @@ def test_http_fault_uses_the_google_status_name(sim, status, name):
 def test_http_fault_with_retry_after_sends_the_header(client, sim):
     sim.inject(Fault.http(429, "Quota exceeded.", retry_after=30))
     with pytest.raises(errors.ClientError) as info:
-        client.models.generate_content(model=FLASH, contents="a cat")
+        client.models.generate_content(model=LITE, contents="a cat")
     assert info.value.code == 429 and info.value.message == "Quota exceeded."
     assert info.value.response.headers["retry-after"] == "30"
     assert info.value.details["error"]["details"][0]["retryDelay"] == "30s"
@@ -729,7 +740,7 @@ def test_slow_fault_outlasts_a_client_timeout(sim):
     )
     sim.inject(Fault.slow(2))
     with pytest.raises(Exception) as info:
-        impatient.models.generate_content(model=FLASH, contents="a cat")
+        impatient.models.generate_content(model=LITE, contents="a cat")
     assert "Timeout" in type(info.value).__name__
 
 
@@ -743,7 +754,7 @@ def test_latency_is_added_to_every_reply(sim):
 
 def test_block_fault_has_no_candidates_and_a_block_reason(client, sim):
     sim.inject(Fault.block("PROHIBITED_CONTENT"))
-    response = client.models.generate_content(model=FLASH, contents="a cat")
+    response = client.models.generate_content(model=LITE, contents="a cat")
     assert not response.candidates
     assert response.prompt_feedback.block_reason == types.BlockedReason.PROHIBITED_CONTENT
 
@@ -763,7 +774,7 @@ def test_finish_fault_is_one_candidate_with_that_reason_and_no_parts(client, sim
 
 def test_text_only_fault_answers_text_without_an_image(client, sim):
     sim.inject(Fault.text_only("I would rather describe it."))
-    response = client.models.generate_content(model=FLASH, contents="a cat")
+    response = client.models.generate_content(model=LITE, contents="a cat")
     assert response.text == "I would rather describe it."
     assert response.candidates[0].finish_reason == types.FinishReason.STOP
     assert not any(p.inline_data for p in response.parts)
@@ -779,7 +790,7 @@ def test_empty_candidates_fault(sim):
 def test_malformed_json_fault_is_200_with_a_body_that_is_not_json(sim):
     sim.inject(Fault.malformed_json())
     request = urllib.request.Request(
-        f"{sim.url}/v1beta/models/{FLASH}:generateContent",
+        f"{sim.url}/v1beta/models/{LITE}:generateContent",
         data=json.dumps(prompt("a cat")).encode(),
         headers={"x-goog-api-key": KEY},
     )
@@ -794,7 +805,7 @@ def test_drop_fault_sends_part_of_the_body_then_closes(sim):
     connection = http.client.HTTPConnection("127.0.0.1", int(sim.url.rsplit(":", 1)[1]), timeout=10)
     connection.request(
         "POST",
-        f"/v1beta/models/{FLASH}:generateContent",
+        f"/v1beta/models/{LITE}:generateContent",
         body=json.dumps(prompt("a cat")),
         headers={"x-goog-api-key": KEY},
     )
@@ -807,7 +818,7 @@ def test_drop_fault_sends_part_of_the_body_then_closes(sim):
 
 def test_bad_image_fault_sends_bytes_that_do_not_decode(client, sim):
     sim.inject(Fault.bad_image())
-    response = client.models.generate_content(model=FLASH, contents="a cat")
+    response = client.models.generate_content(model=LITE, contents="a cat")
     [data] = [p.inline_data.data for p in response.parts if p.inline_data]
     with pytest.raises(UnidentifiedImageError):
         Image.open(io.BytesIO(data))
@@ -826,12 +837,12 @@ def test_clear_faults_and_reset(sim):
 
 
 def test_requests_are_recorded_in_order_with_the_key_redacted(client, sim):
-    client.models.generate_content(model=FLASH, contents="first")
+    client.models.generate_content(model=LITE, contents="first")
     post(sim, prompt("second"), key="raw-secret-key")
     first, second = sim.requests
     assert isinstance(first, RecordedRequest)
-    assert (first.method, first.model, first.api_version) == ("POST", FLASH, "v1")
-    assert first.path == f"/v1/models/{FLASH}:generateContent"
+    assert (first.method, first.model, first.api_version) == ("POST", LITE, "v1")
+    assert first.path == f"/v1/models/{LITE}:generateContent"
     assert first.headers["x-goog-api-key"] == "<redacted>"
     assert first.body == {"contents": [{"parts": [{"text": "first"}], "role": "user"}]}
     assert first.size == int(first.headers["content-length"]) > 0
@@ -885,7 +896,7 @@ def test_keep_alive_serves_several_requests_on_one_connection(sim):
     for text in ("one", "two", "three"):
         connection.request(
             "POST",
-            f"/v1beta/models/{FLASH}:generateContent",
+            f"/v1beta/models/{LITE}:generateContent",
             body=json.dumps(prompt(text)),
             headers={"x-goog-api-key": KEY},
         )
@@ -902,7 +913,7 @@ def test_chunked_request_body_is_read(sim):
     body = json.dumps(prompt("a chunked cat")).encode()
     connection.request(
         "POST",
-        f"/v1beta/models/{FLASH}:generateContent",
+        f"/v1beta/models/{LITE}:generateContent",
         body=iter([body[:10], body[10:]]),
         headers={"x-goog-api-key": KEY, "Transfer-Encoding": "chunked"},
         encode_chunked=True,
@@ -926,7 +937,7 @@ def test_async_calls_run_concurrently(client, sim):
 
     async def four() -> list[types.GenerateContentResponse]:
         calls = [
-            client.aio.models.generate_content(model=FLASH, contents=f"cat {i}") for i in range(4)
+            client.aio.models.generate_content(model=LITE, contents=f"cat {i}") for i in range(4)
         ]
         return await asyncio.gather(*calls)
 
@@ -949,7 +960,7 @@ def test_stop_ends_a_slow_reply_at_once():
     sim = Simulator().start()
     sim.inject(Fault.slow(30))
     connection = http.client.HTTPConnection("127.0.0.1", int(sim.url.rsplit(":", 1)[1]), timeout=10)
-    connection.request("POST", f"/v1beta/models/{FLASH}:generateContent", body="{}")
+    connection.request("POST", f"/v1beta/models/{LITE}:generateContent", body="{}")
     time.sleep(0.2)
     started = time.monotonic()
     sim.stop()
@@ -978,7 +989,7 @@ def test_command_line_prints_the_url_and_the_export_line():
         assert export.startswith("export GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:")
         assert url in first
         request = urllib.request.Request(
-            f"{url}/v1beta/models/{FLASH}:generateContent",
+            f"{url}/v1beta/models/{LITE}:generateContent",
             data=json.dumps(prompt("a cat")).encode(),
             headers={"x-goog-api-key": KEY},
         )

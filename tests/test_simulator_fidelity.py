@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .test_simulator import FLASH, PRO, b64, image_bytes, ok, rejected, reply_image
+from .test_simulator import LITE, PRO, b64, image_bytes, ok, rejected, reply_image
 
 # The reference's "Basic Text-to-Image", "With Image Configuration" and "Image Editing" bodies.
 BASIC_BODY = {
@@ -51,24 +51,25 @@ def test_reference_image_config_body_is_accepted_by_pro(sim):
     ("body", "model", "expected"),
     [
         (with_image_config(imageSize="1k"), PRO,
-         "image_size '1k' is not supported by gemini-3-pro-image-preview; use one of '1K', "
+         "image_size '1k' is not supported by gemini-3-pro-image; use one of '1K', "
          "'2K', '4K'. Use an upper-case 'K' (e.g. '1K', not '1k')."),
         (with_image_config(aspectRatio="7:3"), PRO, "aspect_ratio must be one of '1:1'"),
         (with_image_config(aspectRatio="16/9"), PRO, "aspect_ratio must be one of '1:1'"),
-        (with_image_config(imageSize="4K"), FLASH,
-         "image_size '4K' is not supported by gemini-2.5-flash-image"),
-        (IMAGE_CONFIG_BODY, FLASH, "image_size '2K' is not supported by gemini-2.5-flash-image"),
-        ({**BASIC_BODY, "tools": [{"google_search": {}}]}, FLASH,
+        (with_image_config(imageSize="4K"), LITE,
+         "image_size '4K' is not supported by gemini-3.1-flash-lite-image"),
+        (IMAGE_CONFIG_BODY, LITE,
+         "image_size '2K' is not supported by gemini-3.1-flash-lite-image"),
+        ({**BASIC_BODY, "tools": [{"google_search": {}}]}, LITE,
          "Search Grounding is not supported."),
-        (editing_body(b"\x89PNG\r\n\x1a\n" + bytes(6 * 2**20), "image/png"), FLASH,
+        (editing_body(b"\x89PNG\r\n\x1a\n" + bytes(6 * 2**20), "image/png"), LITE,
          "is 6.0 MB; the limit is 5 MB per image."),
-        (editing_body(image_bytes(fmt="GIF"), "image/gif"), FLASH,
+        (editing_body(image_bytes(fmt="GIF"), "image/gif"), LITE,
          "Unsupported MIME type: image/gif"),
-        (editing_body(image_bytes(fmt="JPEG"), "image/heic"), FLASH,
+        (editing_body(image_bytes(fmt="JPEG"), "image/heic"), LITE,
          "Unsupported MIME type: image/heic"),
     ],
-    ids=["lowercase-1k", "unknown-ratio", "slash-ratio", "4k-on-flash", "2k-on-flash",
-         "search-on-flash", "6mb-image", "gif", "heic"],
+    ids=["lowercase-1k", "unknown-ratio", "slash-ratio", "4k-on-lite", "2k-on-lite",
+         "search-on-lite", "6mb-image", "gif", "heic"],
 )  # fmt: skip
 def test_what_the_api_refuses_is_a_400_in_its_error_shape(sim, body, model, expected):
     assert expected in rejected(sim, body, model=model)

@@ -129,7 +129,7 @@ def test_a_restarted_kernel_hits_the_cache(ip, sim):
     """
     out = _python(code, {"GEMINI_API_KEY": TEST_KEY})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "(1184,", "864)"]
+    assert out.stdout.split() == ["True", "(1200,", "896)"]
     assert len(sim.requests) == 1
 
 
@@ -191,7 +191,7 @@ def test_saved_files_carry_their_provenance(ip, sim, tmp_path):
         (path,) = result.save(tmp_path / name)
         info = nb_banana.provenance(path)
         assert info["prompt"] == "a poster of [ref], 富士山"
-        assert info["model"] == "gemini-3-pro-image-preview" and info["aspect"] == "3:2"
+        assert info["model"] == "gemini-3-pro-image" and info["aspect"] == "3:2"
         assert len(info["references"]) == 1
         assert TEST_KEY not in json.dumps(info)
 
@@ -249,4 +249,4 @@ def test_usage_reports_the_kernel_and_the_store(ip, sim):
     assert "This kernel: 2 calls, 2 images" in captured.stdout
     assert "(1 answered from the cache)" in captured.stdout
     assert "1 generations, 1 images" in captured.stdout
-    assert "$0.039" in captured.stdout
+    assert "$0.034" in captured.stdout

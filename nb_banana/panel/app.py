@@ -17,7 +17,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .. import core
+from .. import catalog, core
 from ..chat import Chat
 from ..display import caption
 from ..errors import CancelledError
@@ -83,9 +83,16 @@ class Panel:
         self.stop_button.on_click(self._guard(lambda _: self.stop()))
         self.form.model.observe(self._guard(self._follow_model), names="value")
         self._follow_model()
+        self._list_models()
         self.timeline.show(session().chats.current_chat())
         self.widget = self._layout()
         self._say("Write a prompt, then Generate.", "idle")
+
+    def _list_models(self) -> None:
+        """Ask the API for its models in the background; new image models join the choices."""
+        asked = catalog.ask()
+        if asked is not None:
+            asked.add_done_callback(lambda _: self._background(self.form.refresh_models))
 
     def stop(self) -> None:
         """Cancel the call in flight (``future.cancel()``); nothing is recorded."""
@@ -157,7 +164,7 @@ class Panel:
             o = ask.options
             request = core.prepare(
                 list(ask.items), model=o.model, aspect=o.aspect, size=o.size, count=o.count,
-                search=o.search, thoughts=o.thoughts, chat=chat,
+                search=o.search, thoughts=o.thoughts, thinking=o.thinking, chat=chat,
             )  # fmt: skip
             target = chat if chat is not None else session().chats.new(request.model.id)
             pick = _pick_for(chat, ask.pick)

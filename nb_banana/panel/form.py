@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 
-from ..models import ASPECT_RATIOS, MODELS, ModelSpec, resolve_model
+from .. import catalog
+from ..models import ModelSpec, current_models, live_model
 from ..settings import settings
 from .style import styled
 
@@ -21,8 +22,9 @@ class Options:
     aspect: str
     size: str
     count: int
-    search: bool
+    search: tuple[str, ...]
     thoughts: bool
+    thinking: str
 
 
 class Form:
@@ -39,7 +41,7 @@ class Form:
             options=model_choices(s.model), value=s.model, description="Model", style=_WIDE
         )
         self.aspect = widgets.Dropdown(
-            options=ASPECT_RATIOS, value=s.aspect, description="Aspect", style=_WIDE,
+            options=(s.aspect,), value=s.aspect, description="Aspect", style=_WIDE,
             layout=widgets.Layout(width="130px"),
         )  # fmt: skip
         self.size = widgets.Dropdown(
@@ -50,54 +52,83 @@ class Form:
             value=s.count, min=1, max=16, description="Count", style=_WIDE,
             layout=widgets.Layout(width="110px"),
         )  # fmt: skip
-        self.search = widgets.Checkbox(description="Search grounding", indent=False)
+        self.thinking = widgets.Dropdown(
+            options=(("model's own", ""), ("minimal", "minimal"), ("high", "high")),
+            value=s.thinking, description="Thinking", style=_WIDE,
+            layout=widgets.Layout(width="190px"),
+        )  # fmt: skip
+        self.search = widgets.Checkbox(description="Web search", indent=False)
+        self.image_search = widgets.Checkbox(description="Image search", indent=False)
         self.thoughts = widgets.Checkbox(value=s.thoughts, description="Thoughts", indent=False)
-        for box in (self.search, self.thoughts):
+        for box in (self.search, self.image_search, self.thoughts):
             box.layout.width = "auto"
-        self._wanted_size = s.size
+        self._wanted = {"size": s.size, "aspect": s.aspect}
         self.model.observe(self._follow_model, names="value")
-        self.size.observe(self._remember_size, names="value")
+        self.size.observe(self._remember, names="value")
+        self.aspect.observe(self._remember, names="value")
         self._follow_model()
-        row = widgets.HBox(
-            [self.model, self.aspect, self.size, self.count, self.search, self.thoughts]
-        )
+        row = widgets.HBox([
+            self.model, self.aspect, self.size, self.count, self.thinking, self.search,
+            self.image_search, self.thoughts,
+        ])  # fmt: skip
         self.widget = widgets.VBox([self.prompt, styled(row, "nbb-row")])
 
     def spec(self) -> ModelSpec:
-        return resolve_model(self.model.value)
+        return live_model(self.model.value)[0]
 
     def options(self) -> Options:
+        boxes = ((self.search, "web"), (self.image_search, "image"))
         return Options(
             model=self.model.value,
             aspect=self.aspect.value,
             size=self.size.value,
             count=self.count.value,
-            search=self.search.value and not self.search.disabled,
+            search=tuple(kind for box, kind in boxes if box.value and not box.disabled),
             thoughts=self.thoughts.value and not self.thoughts.disabled,
+            thinking="" if self.thinking.disabled else self.thinking.value,
         )
 
     def _follow_model(self, _change: object = None) -> None:
-        """Offer the model's sizes only, and switch off what it does not have."""
+        """Offer the model's sizes and ratios only, and switch off what it does not have."""
         spec = self.spec()
-        wanted = self._wanted_size
-        self.size.options = spec.sizes
-        self.size.value = wanted if wanted in spec.sizes else spec.sizes[0]
-        self._wanted_size = wanted
-        self.size.disabled = len(spec.sizes) == 1
+        _choose(self.size, spec.sizes, self._wanted["size"])
+        _choose(self.aspect, spec.aspects, self._wanted["aspect"])
         self.size.tooltip = f"{spec.name} makes {'/'.join(spec.sizes)} images"
-        _offer(self.search, spec.search, f"{spec.name} has no Google Search grounding")
+        self.thinking.disabled = not spec.thinking_levels
+        self.thinking.tooltip = (
+            "" if spec.thinking_levels else f"{spec.name} takes no thinking level"
+        )
+        _offer(self.search, "web" in spec.search, f"{spec.name} has no web search grounding")
+        _offer(self.image_search, "image" in spec.search, f"{spec.name} has no image search")
         _offer(self.thoughts, spec.thinking, f"{spec.name} is not a thinking model")
 
-    def _remember_size(self, change: dict) -> None:
-        """Keep the size the user picked, so flash -> pro -> flash -> pro gives it back."""
-        if not self.size.disabled and change["new"] is not None:
-            self._wanted_size = change["new"]
+    def _remember(self, change: dict) -> None:
+        """Keep what the user picked, so lite -> pro -> lite -> pro gives the 4K back."""
+        if not change["owner"].disabled and change["new"] is not None:
+            self._wanted[change["owner"].description.lower()] = change["new"]
+
+    def refresh_models(self) -> None:
+        """Add models the API listed after the panel opened (``catalog``)."""
+        self.model.options = model_choices(self.model.value)
+
+
+def _choose(box: widgets.Dropdown, offered: tuple[str, ...], wanted: str) -> None:
+    """Offer ``offered``, keeping the user's wish if the model has it (without recording
+    the fallback as a new wish)."""
+    box.disabled = True
+    box.options = offered
+    box.value = wanted if wanted in offered else offered[0]
+    box.disabled = len(offered) == 1
 
 
 def model_choices(current: str) -> list[tuple[str, str]]:
-    """``name · id`` labels for the table's models, plus an unlisted id set in the settings."""
-    choices = [(f"{m.name} · {m.id}", m.id) for m in MODELS]
-    if current not in {m.id for m in MODELS}:
+    """``name · id`` labels: the table's current models, image models the API lists that
+    the table lacks (once its list has come), and an unlisted id set in the settings."""
+    choices = [(f"{m.name} · {m.id}", m.id) for m in current_models()]
+    listed = catalog.known()
+    if listed is not None:
+        choices += [(f"{m.name} · {m.id} (new)", m.id) for m in listed.unknown()]
+    if current not in {value for _, value in choices}:
         choices.append((current, current))
     return choices
 

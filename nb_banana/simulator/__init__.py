@@ -1,4 +1,5 @@
-"""An offline Gemini: a loopback HTTP server that answers ``generateContent`` as the API does.
+"""An offline Gemini: a loopback HTTP server that answers ``generateContent``, ``models.list``
+and ``models.get`` as the API does.
 
 nb_banana's tests, its demo notebook and ``%banana offline`` run on it, always through the
 real google-genai SDK (``HttpOptions(base_url=sim.url)``), so the SDK's own request

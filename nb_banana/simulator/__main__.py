@@ -15,7 +15,8 @@ from .server import Simulator
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m nb_banana.simulator",
-        description="An offline stand-in for the Gemini generateContent API on 127.0.0.1.",
+        description="An offline stand-in for the Gemini API (generateContent, models.list, "
+        "models.get) on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
     parser.add_argument(

@@ -1,9 +1,11 @@
-"""The generateContent endpoint, free of HTTP plumbing: path, key, body and fault in, answer out.
+"""The API's endpoints, free of HTTP plumbing: path, key, body and fault in, answer out.
 
-The order of checks follows what the real service appears to do (docs/simulator.md says
-where that is a guess): the key, then the body's JSON and field names, then the model,
-then the request's rules; a fault that stands for a server or network failure answers
-before any of that, a fault that stands for a model's reply shapes a valid request's reply.
+``generateContent`` is the one that draws. The order of its checks follows what the real
+service appears to do (docs/simulator.md says where that is a guess): the key, then the
+body's JSON and field names, then the model, then the request's rules; a fault that stands
+for a server or network failure answers before any of that, a fault that stands for a
+model's reply shapes a valid request's reply. ``models.list`` and ``models.get`` check the
+key the same way and answer from ``listing``; faults and latency are for generateContent.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .faults import Fault
+from .listing import get_model, image_model, list_page
 from .rejections import JSON_TYPE, Rejection, invalid
 from .replies import (
     UNDECODABLE_IMAGE,
@@ -25,10 +28,17 @@ from .replies import (
     text_reply,
 )
 from .schema import normalise
-from .validate import ImageRequest, find_model, read_request
+from .validate import ImageRequest, read_request
 
 MAX_REQUEST_BYTES = 20 * 1024 * 1024  # the API's limit on a whole inline request
-_PATH = re.compile(r"/(v1|v1beta)/models/([^/:]+):generateContent")
+GENERATE = "generateContent"
+LIST = "list"
+GET = "get"
+_ROUTES = (
+    ("POST", GENERATE, re.compile(r"/(v1|v1beta)/models/([^/:]+):generateContent")),
+    ("GET", LIST, re.compile(r"/(v1|v1beta)/models()")),
+    ("GET", GET, re.compile(r"/(v1|v1beta)/models/([^/:]+)")),
+)
 _NO_KEY = (
     "Method doesn't allow unregistered callers (callers without established identity). "
     "Please use API Key or other form of API consumer identity to call this API."
@@ -55,10 +65,40 @@ class Answer:
         return cls(rejection.code, rejection.body(), rejection.headers)
 
 
-def route(path: str) -> tuple[str, str] | None:
-    """``(api_version, model)`` for a generateContent path, ``None`` for any other path."""
-    match = _PATH.fullmatch(path)
-    return (match.group(1), unquote(match.group(2))) if match else None
+@dataclass(frozen=True)
+class Route:
+    """Which endpoint a request is for: ``GENERATE``, ``LIST`` or ``GET``."""
+
+    endpoint: str
+    api_version: str  # "v1" or "v1beta"
+    model: str  # "" for LIST
+
+
+def route(method: str, path: str) -> Route | None:
+    """The endpoint that ``method`` on ``path`` reaches, ``None`` for one the simulator lacks."""
+    for route_method, endpoint, pattern in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match and method == route_method:
+            return Route(endpoint, match.group(1), unquote(match.group(2)))
+    return None
+
+
+def models_endpoint(
+    target: Route, key: str, expected_key: str | None, query: dict[str, list[str]]
+) -> Answer:
+    """The answer to ``models.list`` or ``models.get``, after the same key check as generating."""
+    try:
+        _check_key(key, expected_key)
+        if target.endpoint == LIST:
+            page = list_page(_first(query, "pageSize"), _first(query, "pageToken"))
+            return Answer.json(200, page)
+        return Answer.json(200, get_model(target.model, target.api_version))
+    except Rejection as rejection:
+        return Answer.error(rejection)
+
+
+def _first(query: dict[str, list[str]], name: str) -> str | None:
+    return query.get(name, [None])[0]
 
 
 def generate_content(
@@ -92,15 +132,19 @@ def generate_content(
 def _checked_request(
     api_version: str, model_id: str, key: str, expected_key: str | None, body: bytes
 ) -> ImageRequest:
+    _check_key(key, expected_key)
+    if len(body) > MAX_REQUEST_BYTES:
+        raise invalid(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
+    normalised = normalise(_parse_json(body), api_version)
+    spec = image_model(model_id, api_version)
+    return read_request(normalised, spec, api_version)
+
+
+def _check_key(key: str, expected_key: str | None) -> None:
     if not key:
         raise Rejection(403, _NO_KEY)
     if expected_key is not None and key != expected_key:
         raise Rejection(400, _BAD_KEY, details=_bad_key_details())
-    if len(body) > MAX_REQUEST_BYTES:
-        raise invalid(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
-    normalised = normalise(_parse_json(body), api_version)
-    spec = find_model(model_id, api_version)
-    return read_request(normalised, spec, api_version)
 
 
 def _parse_json(body: bytes) -> Any:

@@ -1,6 +1,6 @@
 """The JSON bodies of successful (HTTP 200) answers: a normal reply and the reply-shaped faults.
 
-A normal reply is what ``gemini-*-image`` models send: an optional pair of thought parts,
+A normal reply is what ``gemini-*-image`` models send: optional thought parts,
 a short text, one PNG, ``finishReason: STOP``, token usage, the model version and an id.
 The faults that the API delivers with status 200 (a blocked prompt, a refused image, a
 text-only answer, no candidates, an undecodable image) are built here too, from the same
@@ -25,6 +25,14 @@ from .validate import ImageRequest
 # Not an image: what Fault.bad_image puts in inlineData (a PNG signature, then no chunks).
 UNDECODABLE_IMAGE = b"\x89PNG\r\n\x1a\n" + b"this is not image data " * 8
 _SHORT_PROMPT = 60
+_SOURCES = "https://example.com/nb-banana-simulator"
+_DEEP_LEVELS = ("HIGH", "XHIGH")  # thinking levels that think visibly longer
+# Tokens per image, from Google's model pages: Gemini 3 Pro Image, and Gemini 3.1 Flash Image
+# (also used for Lite and the simulated future model, whose pages give none).
+_PRO_INPUT_IMAGE_TOKENS = 560
+_FLASH_INPUT_IMAGE_TOKENS = 1120
+_PRO_OUTPUT_IMAGE_TOKENS = {"1K": 1120, "2K": 1120, "4K": 2000}
+_FLASH_OUTPUT_IMAGE_TOKENS = {"512": 747, "1K": 1120, "2K": 1680, "4K": 2520}
 
 
 def image_reply(
@@ -127,13 +135,29 @@ def _short(prompt: str) -> str:
 
 
 def _grounding(request: ImageRequest) -> dict[str, Any]:
-    """What a search-grounded reply carries: the query, three sources, the search chip.
+    """What a search-grounded reply carries: the search chip, and per kind of search its
+    query and sources (three web pages, two images).
 
     The real API's source links are Google redirect URLs and its chips come with their own
     CSS; these are plainly simulated (example.com) and styled inline.
     """
     query = _short(request.prompt)
-    chip = (
+    chunks: list[dict[str, Any]] = []
+    grounding: dict[str, Any] = {
+        "searchEntryPoint": {"renderedContent": _search_chip(query)},
+        "groundingChunks": chunks,
+    }
+    if "web" in request.search:
+        chunks += [_web_chunk(i) for i in (1, 2, 3)]
+        grounding["webSearchQueries"] = [query]
+    if "image" in request.search:
+        chunks += [_image_chunk(i) for i in (1, 2)]
+        grounding["imageSearchQueries"] = [query]
+    return grounding
+
+
+def _search_chip(query: str) -> str:
+    return (
         # Mid-grey and blue read on light and dark notebooks alike.
         '<div class="container" style="font: 13px sans-serif; color: #80868b;">Search '
         "suggestion (simulated): "
@@ -141,18 +165,22 @@ def _grounding(request: ImageRequest) -> dict[str, Any]:
         'style="color: #1a73e8; border: 1px solid #80868b; border-radius: 16px; '
         f'padding: 2px 10px; text-decoration: none;">{html.escape(query)}</a></div>'
     )
+
+
+def _web_chunk(i: int) -> dict[str, Any]:
+    title = f"example.com (simulated source {i})"
+    return {"web": {"uri": f"{_SOURCES}/source-{i}", "title": title}}
+
+
+def _image_chunk(i: int) -> dict[str, Any]:
+    """An image search result in the SDK's ``GroundingChunkImage`` shape (3.6.1)."""
     return {
-        "searchEntryPoint": {"renderedContent": chip},
-        "groundingChunks": [
-            {
-                "web": {
-                    "uri": f"https://example.com/nb-banana-simulator/source-{i}",
-                    "title": f"example.com (simulated source {i})",
-                }
-            }
-            for i in (1, 2, 3)
-        ],
-        "webSearchQueries": [query],
+        "image": {
+            "sourceUri": f"{_SOURCES}/image-page-{i}",
+            "imageUri": f"{_SOURCES}/image-{i}.png",
+            "title": f"example.com (simulated image source {i})",
+            "domain": "example.com",
+        }
     }
 
 
@@ -171,14 +199,30 @@ def _answer_text(request: ImageRequest, sample: int) -> str:
 
 
 def _thought_parts(request: ImageRequest) -> list[dict[str, Any]]:
-    """What a thinking model shows of its plan when asked to include thoughts."""
+    """What a thinking model shows of its plan when asked to include thoughts.
+
+    The plan names the thinking level, and a deep level thinks one paragraph more, so that
+    the level visibly arrives (in the thoughts and in ``thoughtsTokenCount``).
+    """
     plan = (
         f"**Planning the picture**\n\nThe request is “{_short(request.prompt)}”. "
         f"I'll compose it at {request.aspect} and {request.size}."
     )
-    if request.search:
+    if "web" in request.search:
         plan += " I'll check Google Search for current details first."
+    if "image" in request.search:
+        plan += " I'll look at Google Image Search results for how it should look."
+    if request.thinking_level:
+        plan += f" (Thinking level: {request.thinking_level.lower()}.)"
     parts = [{"text": plan, "thought": True}]
+    if request.thinking_level in _DEEP_LEVELS:
+        parts.append(
+            {
+                "text": "**Checking the details**\n\nBefore drawing, I'll go over the layout, "
+                "the light and every object the prompt names, and fix what does not fit.",
+                "thought": True,
+            }
+        )
     if request.inputs or request.previous:
         source = (
             f"the {len(request.inputs)} reference image(s)" if request.inputs else "my last image"
@@ -219,16 +263,18 @@ def _tokens(chars: int) -> int:
     return math.ceil(chars / 4)
 
 
+def _is_pro(model: ModelSpec) -> bool:
+    """Whether the token figures of Pro apply; every other image model counts as Flash does."""
+    return "-pro-" in model.id
+
+
 def _input_image_tokens(model: ModelSpec) -> int:
-    """Tokens per input image: 258 for Gemini 2.5 Flash, 560 for the Gemini 3 models."""
-    return 560 if model.id.startswith("gemini-3") else 258
+    return _PRO_INPUT_IMAGE_TOKENS if _is_pro(model) else _FLASH_INPUT_IMAGE_TOKENS
 
 
 def _output_image_tokens(model: ModelSpec, size: str) -> int:
-    """Tokens per output image: 1290 for Flash; 1120 at 1K/2K and 2000 at 4K for Gemini 3."""
-    if not model.id.startswith("gemini-3"):
-        return 1290
-    return 2000 if size == "4K" else 1120
+    table = _PRO_OUTPUT_IMAGE_TOKENS if _is_pro(model) else _FLASH_OUTPUT_IMAGE_TOKENS
+    return table[size]
 
 
 def _usage(request: ImageRequest, *, text: str, images: int, thoughts: str) -> dict[str, Any]:

@@ -55,7 +55,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "functionDeclarations": "any",
         "googleSearchRetrieval": "any",
         "codeExecution": "any",
-        "googleSearch": "any",
+        "googleSearch": "GoogleSearch",
         "computerUse": "any",
         "urlContext": "any",
         "fileSearch": "any",
@@ -90,6 +90,10 @@ SCHEMA: dict[str, dict[str, str]] = {
         "thinkingLevel": "string",
     },
     "ImageConfig": {"aspectRatio": "string", "imageSize": "string"},
+    "GoogleSearch": {"searchTypes": "SearchTypes", "timeRangeFilter": "any"},
+    "SearchTypes": {"webSearch": "WebSearch", "imageSearch": "ImageSearch"},
+    "WebSearch": {},
+    "ImageSearch": {},
 }
 
 # Oneof 'data' of a Part: exactly one of these holds the part's content.

@@ -1,9 +1,10 @@
 """The HTTP side: a threaded loopback server, the ``Simulator`` that owns it, and its recordings.
 
 The server speaks HTTP/1.1 with keep-alive and always sends Content-Length, because the
-SDK (httpx with a connection pool) reuses connections. Each request is recorded (the key
-redacted), takes at most one queued fault, and is answered by ``endpoint``; paths under
-``/_simulator/`` are a small control surface for a simulator running in another process.
+SDK (httpx with a connection pool) reuses connections. Each API request is recorded (the
+key redacted) and answered by ``endpoint``; a generateContent request also takes at most one
+queued fault and waits out the latency. Paths under ``/_simulator/`` are a small control
+surface for a simulator running in another process.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .endpoint import Answer, generate_content, route
+from .endpoint import GENERATE, Answer, Route, generate_content, models_endpoint, route
 from .faults import Fault, FaultQueue
 from .rejections import Rejection
 
@@ -36,8 +37,8 @@ class RecordedRequest:
 
     method: str
     path: str  # as sent, with a ``key=`` query value redacted
-    api_version: str  # "v1" or "v1beta"; "" for a path that is not generateContent
-    model: str  # "" for a path that is not generateContent
+    api_version: str  # "v1" or "v1beta"; "" for a path the simulator does not serve
+    model: str  # the id in the path ("" for models.list and paths it does not serve)
     headers: dict[str, str]  # lower-case names; the key's value is "<redacted>"
     body: dict[str, Any] | None  # the JSON object as sent (original spellings), if it was one
     size: int  # bytes of the body
@@ -269,17 +270,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Answer.error(Rejection(500, f"Simulator error: {exc!r}")))
 
     def _api(self, simulator: Simulator, path: str, body: bytes) -> Answer | None:
-        target = route(path) if self.command == "POST" else None
-        version, model = target or ("", "")
-        simulator._record(self._recording(version, model, body))
+        target = route(self.command, path)
+        simulator._record(self._recording(target, body))
         if target is None:
             return Answer.error(
                 Rejection(
                     404,
                     f"The simulator has no {self.command} {path}: it serves "
-                    "POST /v1beta/models/{model}:generateContent (and /v1/).",
+                    "POST /v1beta/models/{model}:generateContent, GET /v1beta/models and "
+                    "GET /v1beta/models/{model} (and the same under /v1/).",
                 )
             )
+        if target.endpoint != GENERATE:
+            query = parse_qs(urlsplit(self.path).query)
+            return models_endpoint(target, self._key(), simulator.api_key, query)
+        return self._generate(simulator, target, body)
+
+    def _generate(self, simulator: Simulator, target: Route, body: bytes) -> Answer | None:
+        version, model = target.api_version, target.model
         started = time.monotonic()
         fault = simulator._faults.pop()
         delay = simulator.latency
@@ -302,7 +310,7 @@ class _Handler(BaseHTTPRequestHandler):
             key = parse_qs(urlsplit(self.path).query).get("key", [""])[0]
         return key
 
-    def _recording(self, version: str, model: str, body: bytes) -> RecordedRequest:
+    def _recording(self, target: Route | None, body: bytes) -> RecordedRequest:
         headers = {name.lower(): value for name, value in self.headers.items()}
         for name in _SECRET_HEADERS:
             if name in headers:
@@ -314,8 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
         return RecordedRequest(
             method=self.command,
             path=re.sub(r"(?<=[?&]key=)[^&]*", REDACTED, self.path),
-            api_version=version,
-            model=model,
+            api_version=target.api_version if target else "",
+            model=target.model if target else "",
             headers=headers,
             body=parsed if isinstance(parsed, dict) else None,
             size=len(body),

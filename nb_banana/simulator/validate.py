@@ -18,16 +18,18 @@ from typing import Any
 
 from PIL import Image
 
-from ..models import ASPECT_RATIOS, INPUT_MIME_TYPES, MAX_INPUT_IMAGE_BYTES, MODELS, ModelSpec
+from ..models import INPUT_MIME_TYPES, MAX_INPUT_IMAGE_BYTES, ModelSpec
 from . import signatures
-from .rejections import Rejection, field_violation, invalid
+from .rejections import field_violation, invalid
 from .schema import PART_DATA_FIELDS, decode_base64, snake
 
 DEFAULT_ASPECT = "1:1"
 DEFAULT_SIZE = "1K"
 _MODALITIES = ("TEXT", "IMAGE")
 _OTHER_MODALITIES = ("AUDIO", "MODALITY_UNSPECIFIED")
-_SEARCH_TOOLS = ("googleSearch",)
+# google-genai 3.6.1's ThinkingLevel names; which of them a model takes is in its spec.
+_THINKING_LEVELS = ("THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH")
+_SEARCH_TYPES = (("web", "webSearch"), ("image", "imageSearch"))
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class ImageRequest:
     size: str
     modalities: frozenset[str]
     include_thoughts: bool
-    search: bool
+    thinking_level: str | None  # "MINIMAL", "HIGH", ...; None for a model whose level is fixed
+    search: frozenset[str]  # the Google Search kinds asked for ("web", "image"); empty: none
     turn: int  # how many user contents the conversation has, this one included
     prompt: str  # the latest user turn: its text, with "[image N]" where its images sit
     inputs: tuple[bytes, ...]  # the images of the latest user turn, in order
@@ -47,19 +50,6 @@ class ImageRequest:
     prompt_chars: int
     prompt_images: int
     fingerprint: bytes
-
-
-def find_model(model_id: str, api_version: str) -> ModelSpec:
-    """The spec for a model id in the path; the API's 404 for any id it does not serve."""
-    for spec in MODELS:
-        if spec.id == model_id:
-            return spec
-    raise Rejection(
-        404,
-        f"models/{model_id} is not found for API version {api_version}, or is not supported "
-        "for generateContent. Call ListModels to see the list of available models and their "
-        "supported methods.",
-    )
 
 
 def read_request(body: dict[str, Any], spec: ModelSpec, api_version: str) -> ImageRequest:
@@ -72,7 +62,9 @@ def read_request(body: dict[str, Any], spec: ModelSpec, api_version: str) -> Ima
     config = body.get("generationConfig", {})
     modalities = _modalities(config.get("responseModalities") or list(_MODALITIES), api_version)
     aspect, size = _image_config(config.get("imageConfig", {}), spec)
-    include_thoughts = _include_thoughts(config.get("thinkingConfig", {}), spec)
+    thinking_config = config.get("thinkingConfig", {})
+    include_thoughts = _include_thoughts(thinking_config, spec)
+    thinking_level = _thinking_level(thinking_config, spec, api_version)
     search = _search(body.get("tools", []), spec)
 
     latest = max(i for i, role in enumerate(roles) if role == "user") if "user" in roles else -1
@@ -93,6 +85,7 @@ def read_request(body: dict[str, Any], spec: ModelSpec, api_version: str) -> Ima
         size=size,
         modalities=modalities,
         include_thoughts=include_thoughts,
+        thinking_level=thinking_level,
         search=search,
         turn=roles.count("user"),
         prompt=_prompt(contents[latest]) if latest >= 0 else "",
@@ -200,11 +193,11 @@ def _modalities(values: list[str], api_version: str) -> frozenset[str]:
 
 def _image_config(image_config: dict[str, Any], spec: ModelSpec) -> tuple[str, str]:
     aspect = image_config.get("aspectRatio", DEFAULT_ASPECT)
-    if aspect not in ASPECT_RATIOS:
-        listed = ", ".join(f"'{ratio}'" for ratio in ASPECT_RATIOS[:-1])
+    if aspect not in spec.aspects:
+        listed = ", ".join(f"'{ratio}'" for ratio in spec.aspects[:-1])
         raise field_violation(
             "generation_config.image_config.aspect_ratio",
-            f"aspect_ratio must be one of {listed}, or '{ASPECT_RATIOS[-1]}'.",
+            f"aspect_ratio must be one of {listed}, or '{spec.aspects[-1]}'.",
         )
     size = image_config.get("imageSize", DEFAULT_SIZE)
     if size not in spec.sizes:
@@ -224,22 +217,62 @@ def _include_thoughts(thinking_config: dict[str, Any], spec: ModelSpec) -> bool:
     return wanted
 
 
-def _search(tools: list[dict[str, Any]], spec: ModelSpec) -> bool:
-    """Whether Google Search grounding is on; the image models take no other tool."""
-    search = False
+def _thinking_level(
+    thinking_config: dict[str, Any], spec: ModelSpec, api_version: str
+) -> str | None:
+    """The level the model thinks at: as asked (an enum name, any case), else the lowest it
+    takes; ``None`` for a model whose level cannot be set, which refuses any level."""
+    value = thinking_config.get("thinkingLevel", "THINKING_LEVEL_UNSPECIFIED")
+    name = value.upper()
+    if name not in _THINKING_LEVELS:
+        raise invalid(
+            "Invalid value at 'generation_config.thinking_config.thinking_level' "
+            f"(type.googleapis.com/google.ai.generativelanguage.{api_version}."
+            f'ThinkingConfig.ThinkingLevel), "{value}"'
+        )
+    allowed = [level.upper() for level in spec.thinking_levels]
+    if name == "THINKING_LEVEL_UNSPECIFIED":
+        return allowed[0] if allowed else None
+    if not allowed:
+        raise invalid("Thinking level is not supported for this model.")
+    if name not in allowed:
+        raise invalid(
+            f"Thinking level {name} is not supported by {spec.id}; use one of {', '.join(allowed)}."
+        )
+    return name
+
+
+def _search(tools: list[dict[str, Any]], spec: ModelSpec) -> frozenset[str]:
+    """The Google Search kinds grounding uses; the image models take no other tool."""
+    kinds: set[str] = set()
     for tool in tools:
-        for name in tool:
+        for name, value in tool.items():
             if name == "googleSearchRetrieval":
                 raise invalid(
                     "google_search_retrieval is not supported. Please use google_search "
                     "tool instead."
                 )
-            if name not in _SEARCH_TOOLS:
+            if name != "googleSearch":
                 raise invalid(f"Tool {snake(name)} is not supported by {spec.id}.")
-            if not spec.search:
-                raise invalid("Search Grounding is not supported.")
-            search = True
-    return search
+            kinds |= _search_kinds(value, spec)
+    return frozenset(kinds)
+
+
+def _search_kinds(google_search: dict[str, Any], spec: ModelSpec) -> set[str]:
+    """What one ``googleSearch`` tool asks for: web search unless ``searchTypes`` says
+    otherwise (the SDK's GoogleSearch: "If not set, web search is enabled by default")."""
+    if not spec.search:
+        raise invalid("Search Grounding is not supported.")
+    chosen = google_search.get("searchTypes", {})
+    kinds = {kind for kind, field in _SEARCH_TYPES if field in chosen} or {"web"}
+    refused = sorted(kinds - set(spec.search))
+    if refused:
+        kind = refused[0]
+        raise invalid(
+            f"{kind.capitalize()} search is not supported by {spec.id}: it grounds with "
+            f"{' and '.join(spec.search)} search only. Remove search_types.{kind}_search."
+        )
+    return kinds
 
 
 def _check_signatures(contents: list[dict[str, Any]], roles: list[str], spec: ModelSpec) -> None:

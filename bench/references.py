@@ -1,7 +1,7 @@
 """Issue 8, references: preparing 14 large arrays as a request, against plain Pillow PNGs.
 
 Runs in a child process (``python -m bench.references``) so its peak memory is its own.
-The subject is ``core.prepare`` with 14 arrays for ``-m pro``: conversion, fitting each
+The subject is ``request.build_request`` with 14 arrays for ``-m pro``: conversion, fitting each
 under 5 MB, encoding, building the request. The baseline is what a user could do by hand:
 ``Image.fromarray(a).save(buf, "PNG", compress_level=1)`` for each array, one after the
 other. Peak memory is peak RSS growth (``VmHWM`` after a reset, minus RSS before), because
@@ -32,7 +32,7 @@ def references_figure(size: int, count: int, repeats: int) -> Figure:
     growth = Stat.of([b / MB for b in found["prepare_peak_growth"]])
     return Figure(
         "references_14", 8, f"prepare {count} references of {size}×{size}", "ms", value,
-        f"core.prepare(prompt + {count} arrays, model=pro) in a fresh child process vs "
+        f"build_request(prompt + {count} arrays, model=pro) in a fresh child process vs "
         "Image.fromarray + PNG compress_level=1 for each, sequentially; arrays: " + DESCRIPTION,
         base, "Pillow PNG level 1, once each", score=value.median / base.median, limit=1.3,
         target="≤ 1.3×",
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, required=True)
     args = parser.parse_args()
 
-    from nb_banana import core
+    from nb_banana.request import build_request
 
     arrays = [photo_like(args.size, seed) for seed in range(args.count)]
     items = ["Combine these into one scene:", *((f"ref{i + 1}", a) for i, a in enumerate(arrays))]
@@ -104,7 +104,7 @@ def main() -> None:
         return kept
 
     for index in range(args.repeats):
-        steps = [("prepare", lambda: core.prepare(items, model="pro")),
+        steps = [("prepare", lambda: build_request(items, model="pro", aspect="1:1", size="1K")),
                  ("png", lambda: [_png(a) for a in arrays])]  # fmt: skip
         for name, action in steps if index % 2 == 0 else steps[::-1]:
             kept = measured(action, f"{name}_ms", f"{name}_peak_growth")

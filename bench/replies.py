@@ -12,9 +12,10 @@ import io
 
 from PIL import Image
 
-from nb_banana import core, wire
+from nb_banana import wire
 from nb_banana.models import resolve_model
 from nb_banana.previews import make_previews
+from nb_banana.request import build_request
 from nb_banana.result import Result
 from nb_banana.settings import settings
 
@@ -38,7 +39,7 @@ def replies_figure(rig: Rig, repeats: int) -> Figure:
         for i in range(1, 5)
     ]  # fmt: skip
     pngs = [wire.parse_reply(r).images[0].data for r in responses]
-    request = core.prepare(["harbour at dusk"], model="pro", size="2K", count=4)
+    request = build_request(["harbour at dusk"], model="pro", aspect="1:1", size="2K", count=4)
     formatter = rig.shell.display_formatter
 
     def shown() -> None:

@@ -17,7 +17,8 @@ from typing import Any
 from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import CapturedIO, capture_output
 
-from nb_banana import session
+from nb_banana.context import context
+from nb_banana.session import Session
 from nb_banana.settings import settings
 from nb_banana.simulator import Simulator
 
@@ -50,7 +51,7 @@ class Rig:
         self._stores += 1
         folder = self.root / f"store{self._stores}"
         settings().store = str(folder)
-        session._session = None
+        context().session = Session()
         return folder
 
     def cell(self, line: str, text: str) -> CapturedIO:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .api import agenerate, generate
     from .chat import Chat
-    from .core import agenerate, generate
     from .result import Result
     from .stamp import provenance
 
@@ -18,8 +18,8 @@ __all__ = ["Chat", "Result", "agenerate", "generate", "load_ipython_extension", 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "generate": "core",
-    "agenerate": "core",
+    "generate": "api",
+    "agenerate": "api",
     "Result": "result",
     "Chat": "chat",
     "provenance": "stamp",
@@ -36,12 +36,9 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics and the ``Banana`` settings with this shell."""
-    from .magics import BananaMagics
-    from .settings import settings
+    from .magics import BananaMagics, watch_cells
+    from .settings import register, settings
 
-    banana = settings()
-    banana.parent = ipython
-    if banana not in ipython.configurables:
-        ipython.configurables.append(banana)
-    banana.update_config(ipython.config)
+    register(ipython, settings())
     ipython.register_magics(BananaMagics)
+    watch_cells(ipython)

@@ -48,7 +48,13 @@ class Catalog:
 
 
 _lock = threading.Lock()
-_asked: dict[str, concurrent.futures.Future[Catalog]] = {}
+
+
+def _asked() -> dict[str, concurrent.futures.Future[Catalog]]:
+    """This kernel's lists, by endpoint (a restart asks again)."""
+    from .context import context
+
+    return context().catalogs
 
 
 def ask() -> concurrent.futures.Future[Catalog] | None:
@@ -64,9 +70,9 @@ def ask() -> concurrent.futures.Future[Catalog] | None:
         return None
     where = engine.endpoint(settings().base_url)
     with _lock:
-        known = _asked.get(where)
+        known = _asked().get(where)
         if known is None or (known.done() and known.result().error):
-            known = _asked[where] = engine.engine().submit(_fetch(client, where))
+            known = _asked()[where] = engine.engine().submit(_fetch(client, where))
         return known
 
 
@@ -86,7 +92,7 @@ def known() -> Catalog | None:
     from . import engine
 
     with _lock:
-        future = _asked.get(engine.endpoint(settings().base_url))
+        future = _asked().get(engine.endpoint(settings().base_url))
     if future is None or not future.done() or future.cancelled():
         return None
     return future.result()

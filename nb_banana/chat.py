@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ class Turn:
     samples: tuple[dict[str, Any], ...]
     picked: int = 0
     key: str = ""  # the cache key of the request that made it: how a re-run cell is known
+    # The shape it was asked in (aspect, size, thinking): what a follow-up keeps.
+    options: dict[str, str] = field(default_factory=dict)
 
     @property
     def model(self) -> dict[str, Any]:
@@ -41,13 +44,13 @@ class Turn:
 
     def to_json(self) -> dict[str, Any]:
         return {"prompt": self.prompt, "user": self.user, "samples": list(self.samples),
-                "picked": self.picked, "key": self.key}  # fmt: skip
+                "picked": self.picked, "key": self.key, "options": self.options}  # fmt: skip
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Turn:
         return cls(
             doc["prompt"], doc["user"], tuple(doc["samples"]), doc.get("picked", 0),
-            doc.get("key", ""),
+            doc.get("key", ""), doc.get("options", {}),
         )  # fmt: skip
 
 
@@ -132,6 +135,7 @@ class Chat:
         *,
         key: str = "",
         at: int | None = None,
+        options: dict[str, str] | None = None,
     ) -> None:
         """Record a successful exchange (and the ``--pick`` that led to it) as turn ``at``
         (default: the last); the turns from ``at`` on are replaced."""
@@ -141,7 +145,8 @@ class Chat:
         if pick is not None:
             self._pick_last(self.turns, pick)
         docs = tuple(content_to_doc(s, self.blobs) for s in samples)
-        self.turns.append(Turn(prompt, content_to_doc(user, self.blobs), docs, key=key))
+        user_doc = content_to_doc(user, self.blobs)
+        self.turns.append(Turn(prompt, user_doc, docs, key=key, options=options or {}))
         self.position = None
         self._changed()
 
@@ -191,6 +196,12 @@ class Chats:
         self.blobs: Blobs = store if store is not None else MemoryBlobs()
         self.chats: dict[str, Chat] = {}
         self.current: str | None = None
+        # Held while a turn is planned or committed: the kernel's thread and the panel's
+        # worker must not change the chats at once.
+        self.lock = threading.RLock()
+        self._reserved: set[str] = set()
+        # Which cell made which turn: cell id -> (its chat option, chat name, 0-based turn).
+        self._cells: dict[str, tuple[str, str, int]] = {}
         if store is not None:
             self._load(store)
 
@@ -202,21 +213,67 @@ class Chats:
             chat.on_change = self._save
             self.chats[name] = chat
         self.current = current if current in self.chats else None
+        self._cells = store.load_cells(self.scope)
 
     def new(self, model_id: str, name: str | None = None) -> Chat:
-        """A chat not yet registered: ``add`` it once its first turn succeeded."""
-        if name is None:
-            number = len(self.chats) + 1
-            while f"chat{number}" in self.chats:
-                number += 1
-            name = f"chat{number}"
-        return Chat(name, model_id, self.blobs)
+        """A chat whose name is reserved at once; ``add`` registers it after its first turn,
+        ``release`` frees the name if that turn never comes."""
+        with self.lock:
+            if name is None:
+                number = len(self.chats) + 1
+                while self._taken(f"chat{number}"):
+                    number += 1
+                name = f"chat{number}"
+            self._reserved.add(name)
+            return Chat(name, model_id, self.blobs)
+
+    def _taken(self, name: str) -> bool:
+        return name in self.chats or name in self._reserved
+
+    def release(self, chat: Chat) -> None:
+        with self.lock:
+            if chat.name not in self.chats:
+                self._reserved.discard(chat.name)
 
     def add(self, chat: Chat) -> None:
         """Register the chat (if new), save it, and make it the one ``-c`` continues."""
-        chat.on_change = self._save
-        self.chats[chat.name] = chat
-        self._save(chat)
+        with self.lock:
+            chat.on_change = self._save
+            self.chats[chat.name] = chat
+            self._reserved.discard(chat.name)
+            self._save(chat)
+            self.make_current(chat.name)
+
+    def made_by(self, cell: str, option: str) -> tuple[Chat, int] | None:
+        """The chat and turn an earlier run of this cell made, if the cell still names the
+        same chat and the turn is still there."""
+        found = self._cells.get(cell)
+        if found is None or found[0] != option:
+            return None
+        chat = self.chats.get(found[1])
+        if chat is None or found[2] >= len(chat.turns):
+            return None
+        return chat, found[2]
+
+    def record_cell(self, cell: str | None, option: str, chat: Chat, turn: int) -> None:
+        if not cell:
+            return
+        self._cells[cell] = (option, chat.name, turn)
+        if self.store is not None:
+            self.store.save_cell(self.scope, cell, option, chat.name, turn)
+
+    def replayed(
+        self, chat: Chat, at: int, pick: int | None, cell: str | None, option: str
+    ) -> None:
+        """A re-run answered with turn ``at`` as it stands: the thread is not changed.
+
+        Keyed by cell, nothing moves; without a cell id the walk through a thread read
+        back after a restart steps past the turn.
+        """
+        if cell:
+            self.record_cell(cell, option, chat, at)
+        else:
+            chat.replayed(at, pick)
         self.make_current(chat.name)
 
     def make_current(self, name: str | None) -> None:
@@ -246,7 +303,7 @@ class Chats:
     def branch_rerun(self, branch: Chat, keys: Collection[str]) -> Chat | None:
         """An earlier branch with the same first turns whose next turn one of ``keys`` made."""
         keep = len(branch.turns)
-        base = branch.name.rsplit(".", 1)[0]
+        base = branch.name.rsplit(".", 1)[0]  # branch() appends exactly one ".N"
         for chat in self.chats.values():
             if (
                 chat.name.startswith(f"{base}.")
@@ -266,22 +323,25 @@ class Chats:
                 return other.name
         copy = self.branch(chat.name, len(chat.turns))
         self.chats[copy.name] = copy
+        self._reserved.discard(copy.name)
         copy.on_change = self._save
         self._save(copy)
         return copy.name
 
     def branch(self, name: str, keep: int) -> Chat:
-        """A new thread with turns 1..keep of ``name``, named ``name.2`` (or the next free)."""
-        source = self.get(name)
-        if not 1 <= keep <= len(source.turns):
-            raise OptionError(
-                f"'{name}' has turns 1 to {len(source.turns)}; cannot branch at {keep}."
-            )
-        base = name.split(".")[0] if name.split(".")[-1].isdigit() else name
-        number = 2
-        while f"{base}.{number}" in self.chats:
-            number += 1
-        return Chat(f"{base}.{number}", source.model_id, self.blobs, source.turns[:keep])
+        """A new thread with turns 1..keep of ``name``, named ``name.2`` (or the next free);
+        every dot of the parent's name stays (``v1.5`` branches to ``v1.5.2``)."""
+        with self.lock:
+            source = self.get(name)
+            if not 1 <= keep <= len(source.turns):
+                raise OptionError(
+                    f"'{name}' has turns 1 to {len(source.turns)}; cannot branch at {keep}."
+                )
+            number = 2
+            while self._taken(f"{name}.{number}"):
+                number += 1
+            self._reserved.add(f"{name}.{number}")
+            return Chat(f"{name}.{number}", source.model_id, self.blobs, source.turns[:keep])
 
     def reset(self, name: str | None) -> list[str]:
         """Forget one chat, or all of them with ``None``; returns the names forgotten."""

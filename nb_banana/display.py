@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .usage import format_usd
 
 if TYPE_CHECKING:
-    from .core import DryRun
     from .result import Result
+    from .turns import DryRun
 
 _BOX = (
     "font-family: var(--jp-ui-font-family, system-ui, sans-serif); "
@@ -209,7 +209,11 @@ def dry_run_bundle(dry: DryRun) -> tuple[dict, dict]:
     summary = (
         f"Dry run: nothing sent. POST {dry.endpoint}/…/models/{req.model.id}:generateContent"
         f" × {req.count} · {dry.history_turns} earlier turns"
-        f" · estimated ~{format_usd(dry.estimate)}"
+        + (
+            " · would be answered from the store (no cost)"
+            if dry.cached
+            else f" · estimated ~{format_usd(dry.estimate)}"
+        )
     )
     body = json.dumps(dry.body, indent=2, ensure_ascii=False)
     notes = "".join(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in req.notes)

@@ -120,6 +120,13 @@ class Engine:
             future.cancel()
             raise CancelledError() from None
 
+    def close(self) -> None:
+        """Stop the loop thread (a restart's old engine); calls still in flight end."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+
     def client(self, key: str | None, base_url: str) -> genai.Client:
         """The shared client for this key and endpoint (the key itself is never a dict key)."""
         if not key:
@@ -139,14 +146,11 @@ class Engine:
         return self._limit[1]
 
 
-_engine: Engine | None = None
-
-
 def engine() -> Engine:
-    global _engine
-    if _engine is None:
-        _engine = Engine()
-    return _engine
+    """This kernel's engine (one loop thread, its clients)."""
+    from .context import context
+
+    return context().engine
 
 
 def current_client() -> genai.Client:

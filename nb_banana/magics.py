@@ -1,7 +1,7 @@
-"""``%%banana`` and ``%banana``: parse the cell, call the core, display what comes back.
+"""``%%banana`` and ``%banana``: parse the cell, ask the turn runner, display what comes back.
 
 All option parsing is here (IPython's ``magic_arguments``, which also writes the help for
-``%%banana?``); all work is in ``core``. Errors a user can fix become ``UsageError``: one
+``%%banana?``); all work is in ``turns``. Errors a user can fix become ``UsageError``: one
 line, no traceback; ``%banana error`` shows the traceback that was kept.
 """
 
@@ -20,13 +20,12 @@ from . import secrets
 from .errors import BananaError, ImageInputError, OptionError
 from .options import normalise_search
 from .session import session
-from .settings import settings
 from .subcommands import SUBCOMMANDS, TAKE_TEXT
 
 if TYPE_CHECKING:
-    from .chat import Chat
-    from .request import Item, Request
+    from .request import Item
     from .result import Result
+    from .turns import Ask
 
 
 @magics_class
@@ -104,49 +103,24 @@ class BananaMagics(Magics):
         self._generate(args, cell)
 
     def _generate(self, args: argparse.Namespace, text: str) -> None:
-        from . import core
+        from . import turns
+        from .context import context
 
-        ns = self.shell.user_ns
-        chat = self._chat(args)
         if args.pick is not None and args.chat is None:
             raise OptionError("--pick goes with -c: it picks which image the chat continues from.")
-        items = self._items(text, args.image, ns)
-        request = core.prepare(
-            items, model=args.model, aspect=args.aspect, size=args.size, count=args.count,
-            search=args.search, thoughts=args.thoughts or None, thinking=args.thinking, chat=chat,
-        )  # fmt: skip
-        if args.dry_run:
-            display(core.dry_run(request, chat))
-            return
         if args.out and not args.out.isidentifier():
             raise OptionError(f"-o needs a Python variable name, not '{args.out}'.")
-        chats = session().chats
-        target = chat if chat is not None else chats.new(request.model.id)
-        target = core.rerun_target(request, target, args.pick, fresh=args.fresh)
-        result = self._call(request, target, args)
-        chats.add(target)
-        self._finish(result, args)
-
-    def _chat(self, args: argparse.Namespace) -> Chat | None:
-        """The chat ``-c`` names: current, NAME (new if unknown) or NAME@K (a new branch).
-
-        ``None`` means a plain cell: a new chat, registered only once its turn succeeded.
-        """
-        if args.chat is None:
-            return None
-        chats = session().chats
-        name, at, turn = args.chat.partition("@")
-        if at:
-            if not turn.isdigit():
-                raise OptionError(f"-c {args.chat}: write NAME@K with K a turn number, e.g. -c "
-                                  f"{name or 'chat1'}@2.")  # fmt: skip
-            return chats.branch(name or (chats.current or ""), int(turn))
-        if name:
-            return chats.chats.get(name) or chats.new(args.model or settings().model, name)
-        current = chats.current_chat()
-        if current is None:
-            print("No chat yet in this notebook: starting a new one.")
-        return current
+        ask = turns.Ask(
+            tuple(self._items(text, args.image, self.shell.user_ns)),
+            model=args.model, aspect=args.aspect, size=args.size, count=args.count,
+            search=args.search, thoughts=args.thoughts or None, thinking=args.thinking,
+            chat=args.chat, new_chat=args.chat is None, pick=args.pick, fresh=args.fresh,
+            cell=context().cell,
+        )  # fmt: skip
+        if args.dry_run:
+            display(turns.dry_run(ask))
+            return
+        self._finish(self._call(ask), args)
 
     def _items(self, text: str, image_names: list[str], ns: dict[str, Any]) -> list[Item]:
         from .images import is_image_like
@@ -165,21 +139,22 @@ class BananaMagics(Magics):
             items.append((name, ns[name]))
         return items
 
-    def _call(self, request: Request, chat: Chat, args: argparse.Namespace) -> Result:
-        from . import core
+    def _call(self, ask: Ask) -> Result:
+        from . import turns
         from .display import status_bundle
 
+        planned = turns.plan(ask)
+        model, count = planned.request.model.id, planned.request.count
         handle = None
         if getattr(self.shell, "kernel", None) is not None:
-            handle = display(status_bundle(request.model.id, 0, request.count),
-                             raw=True, display_id=True)  # fmt: skip
+            handle = display(status_bundle(model, 0, count), raw=True, display_id=True)
 
         def tick(seconds: float) -> None:
             if handle is not None:
-                handle.update(status_bundle(request.model.id, seconds, request.count), raw=True)
+                handle.update(status_bundle(model, seconds, count), raw=True)
 
         try:
-            result = core.execute(request, chat, on_tick=tick, fresh=args.fresh, pick=args.pick)
+            result = turns.finish(planned, tick)
         except BaseException:
             if handle is not None:
                 handle.update({"text/plain": ""}, raw=True)
@@ -207,6 +182,21 @@ class BananaMagics(Magics):
             saved = result.save(args.save, overwrite=args.overwrite)
             where = saved[0] if len(saved) == 1 else f"{len(saved)} images in {saved[0].parent}"
             print(f"Saved {where}")
+
+
+def watch_cells(shell: Any) -> None:
+    """Know which notebook cell is running: Jupyter gives each cell an id, and re-runs of a
+    cell are recognised by it (``turns``). A terminal IPython gives none."""
+    from .context import context
+
+    def before(info: Any) -> None:
+        context().cell = getattr(info, "cell_id", None) or None
+
+    def after(result: Any) -> None:
+        context().cell = None
+
+    shell.events.register("pre_run_cell", before)
+    shell.events.register("post_run_cell", after)
 
 
 def _parser() -> argparse.ArgumentParser:

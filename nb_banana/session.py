@@ -47,11 +47,8 @@ class Session:
         self.last_error = secrets.redact(text)
 
 
-_session: Session | None = None
-
-
 def session() -> Session:
-    global _session
-    if _session is None:
-        _session = Session()
-    return _session
+    """This kernel's chats, counters and last error."""
+    from .context import context
+
+    return context().session

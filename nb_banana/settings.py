@@ -7,6 +7,8 @@ extension registers it with the shell, which is also how ``ipython_config.py`` r
 
 from __future__ import annotations
 
+from typing import Any
+
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
@@ -119,12 +121,18 @@ def _as_trait_error(normalise, value: str) -> str:
         raise TraitError(str(exc)) from None
 
 
-_settings: Banana | None = None
+def register(shell: Any, banana: Banana, replacing: Banana | None = None) -> None:
+    """Make ``%config Banana.…`` reach ``banana`` (and no longer ``replacing``)."""
+    if replacing is not None and replacing in shell.configurables:
+        shell.configurables.remove(replacing)
+    banana.parent = shell
+    if banana not in shell.configurables:
+        shell.configurables.append(banana)
+    banana.update_config(shell.config)
 
 
 def settings() -> Banana:
-    """The process-wide settings instance (the extension registers this same one)."""
-    global _settings
-    if _settings is None:
-        _settings = Banana()
-    return _settings
+    """This kernel's settings instance (the extension registers this same one)."""
+    from .context import context
+
+    return context().settings

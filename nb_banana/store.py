@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS turns (
     PRIMARY KEY (scope, chat, number)
 );
 CREATE TABLE IF NOT EXISTS current_chat (scope TEXT PRIMARY KEY, name TEXT);
+CREATE TABLE IF NOT EXISTS cells (
+    scope TEXT NOT NULL, cell TEXT NOT NULL, option TEXT NOT NULL, chat TEXT NOT NULL,
+    turn INTEGER NOT NULL, PRIMARY KEY (scope, cell)
+);
 """
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 
@@ -230,6 +234,22 @@ class Store:
                 "INSERT OR REPLACE INTO current_chat (scope, name) VALUES (?, ?)", (scope, name)
             )
 
+    def load_cells(self, scope: str) -> dict[str, tuple[str, str, int]]:
+        """Which notebook cell made which chat turn: cell id -> (chat option, chat, turn)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT cell, option, chat, turn FROM cells WHERE scope = ?", (scope,)
+            ).fetchall()
+        return {cell: (option, chat, int(turn)) for cell, option, chat, turn in rows}
+
+    def save_cell(self, scope: str, cell: str, option: str, chat: str, turn: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO cells (scope, cell, option, chat, turn) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (scope, cell, option, chat, turn),
+            )
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
@@ -280,7 +300,6 @@ def resolve_root(setting: str) -> Path:
     return Path(setting).expanduser().resolve()
 
 
-_open: dict[Path, Store] = {}
 _open_lock = threading.Lock()
 
 
@@ -293,9 +312,12 @@ def open_store_or_none(setting: str) -> Store | None:
 
 
 def open_store(setting: str) -> Store:
-    """The ``Store`` for a setting, opened once per process."""
+    """The ``Store`` for a setting, opened once per kernel."""
+    from .context import context
+
     root = resolve_root(setting)
+    stores = context().stores
     with _open_lock:
-        if root not in _open:
-            _open[root] = Store(root)
-        return _open[root]
+        if root not in stores:
+            stores[root] = Store(root)
+        return stores[root]

@@ -8,7 +8,9 @@ import hypothesis
 import pytest
 from IPython.testing.globalipapp import start_ipython
 
-from nb_banana import offline, secrets, session
+from nb_banana import offline, secrets
+from nb_banana.context import context, restart
+from nb_banana.session import Session
 from nb_banana.settings import settings
 from nb_banana.simulator import Simulator
 
@@ -40,13 +42,13 @@ def sim(simulator_server, monkeypatch, tmp_path):
     s.store = str(tmp_path / "store")
     s.retry_delay = 0.01
     s.timeout = 10.0
-    session._session = None
+    context().session = Session()
     yield simulator_server
     for name, value in saved.items():
-        setattr(s, name, value)
+        setattr(settings(), name, value)
     offline.go_online()
     secrets.set_typed_key(None)
-    session._session = None
+    context().session = Session()
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +64,13 @@ def ip(shell, sim):
     for name in [k for k in shell.user_ns if k.startswith("_banana")]:
         del shell.user_ns[name]
     return shell
+
+
+def restart_kernel() -> None:
+    """What a kernel restart does: engine, store handles, settings and chats all start anew;
+    the notebook's first cell sets the endpoint and the store again (%config)."""
+    old = settings()
+    kept = {name: getattr(old, name) for name in ("base_url", "store", "retry_delay", "timeout")}
+    new = restart().settings
+    for name, value in kept.items():
+        setattr(new, name, value)

@@ -16,7 +16,7 @@ from nb_banana.session import session
 from nb_banana.settings import settings
 from nb_banana.simulator import Fault
 
-from .conftest import TEST_KEY
+from .conftest import TEST_KEY, restart_kernel
 
 
 def run(ip, line: str, cell: str):
@@ -235,13 +235,6 @@ def run_notebook(ip, cells) -> list[tuple[str, int, bool]]:
 
 def threads() -> dict[str, list[str]]:
     return {name: [t.prompt for t in chat.turns] for name, chat in session().chats.chats.items()}
-
-
-def restart_kernel() -> None:
-    """A new kernel on the same store: the chats are read back from disk."""
-    import nb_banana.session
-
-    nb_banana.session._session = None
 
 
 def test_run_all_after_a_restart_replays_every_thread_with_no_call(ip, sim):

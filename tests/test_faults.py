@@ -22,9 +22,10 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from nb_banana import core, display
+from nb_banana import display
 from nb_banana.engine import translate
 from nb_banana.errors import NoImageError
+from nb_banana.request import build_request
 from nb_banana.result import Result
 from nb_banana.session import session
 from nb_banana.settings import settings
@@ -350,7 +351,8 @@ def test_a_source_that_is_not_a_web_address_is_shown_as_text_not_a_link():
     )
     response = _image_response()
     response.candidates[0].grounding_metadata = metadata
-    result = Result(core.prepare(["a map"]), (parse_reply(response),), 0.1)
+    request = build_request(["a map"], model="lite", aspect="1:1", size="1K")
+    result = Result(request, (parse_reply(response),), 0.1)
     shown = "".join(display.grounding_html(result))
     assert [s.title for s in result.sources] == ["x", "ok"]
     assert 'href="javascript' not in shown

@@ -10,6 +10,7 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 from nb_banana import catalog, models
+from nb_banana.context import context
 from nb_banana.models import MODELS, current_models, default_model, live_model, resolve_model
 from nb_banana.settings import settings
 from nb_banana.simulator import Fault, listing
@@ -41,7 +42,7 @@ def june(monkeypatch):
 
 @pytest.fixture
 def fresh_catalog(monkeypatch):
-    monkeypatch.setattr(catalog, "_asked", {})
+    context().catalogs.clear()
 
 
 def test_every_entry_has_its_life_and_source_dates():

@@ -211,12 +211,12 @@ def test_a_refusal_is_one_line_without_traceback(panel, sim):
 
 
 def test_an_unexpected_error_points_to_banana_error(panel, sim, monkeypatch):
-    from nb_banana import core
+    from nb_banana import turns
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(core, "prepare", broken)
+    monkeypatch.setattr(turns, "plan", broken)
     generate(panel, "anything")
     assert panel.message.startswith("Unexpected error (RuntimeError: boom)")
     assert "%banana error" in panel.message

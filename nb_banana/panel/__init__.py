@@ -1,7 +1,7 @@
 """The ipywidgets face: ``%banana panel`` or ``nb_banana.panel()``.
 
 A prompt box, the model's options, references, and Generate / Continue / Stop over the same
-``core.prepare`` and ``core.submit`` as ``%%banana``; results show in a gallery with the
+the turn runner (``turns``) as ``%%banana``; results show in a gallery with the
 chat's timeline under it. ``app.py`` wires it; each part of the screen has its own module.
 """
 

@@ -1,4 +1,4 @@
-"""The panel: widgets wired to ``core.prepare`` and ``core.submit``, as ``%%banana`` is to a cell.
+"""The panel: widgets wired to the turn runner (``turns``), as ``%%banana`` is to a cell.
 
 A click only reads the widgets, shows the busy state and hands the work to the panel's worker
 thread (preparing a request encodes images, which can take a while); the call itself runs on
@@ -17,11 +17,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .. import catalog, core
+from .. import catalog, turns
 from ..chat import Chat
 from ..display import caption
 from ..errors import CancelledError
-from ..request import Item
+from ..request import items_from_prompt
 from ..result import Result
 from ..session import session
 from .call import Call
@@ -40,18 +40,19 @@ Pick = tuple[str, int, int]
 
 
 @dataclass(frozen=True)
-class Ask:
+class Click:
     """What one click asked for, read from the widgets at the moment of the click."""
 
-    items: tuple[Item, ...]
+    prompt: str
     options: Options
     follow_up: bool
     sent: tuple[Reference, ...]
+    thread: str | None  # the chat Continue adds to: the panel's own, else the current
     pick: Pick | None = None
 
 
 class Panel:
-    """The widget face of nb_banana, over the same core as ``%%banana``.
+    """The widget face of nb_banana, over the same turn runner as ``%%banana``.
 
     Generate starts a new chat (a plain ``%%banana``), Continue adds a turn to the
     notebook's current chat (``%%banana -c``) and Stop cancels the call in flight, leaving
@@ -62,6 +63,7 @@ class Panel:
         self._ns = namespace if namespace is not None else _user_namespace()
         self._call: Call | None = None
         self._pick: Pick | None = None
+        self._thread: str | None = None  # the chat this panel's Continue adds to
         self._results = 0
         self.message = ""
         self.status = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", width="auto"))
@@ -95,7 +97,7 @@ class Panel:
             asked.add_done_callback(lambda _: self._background(self.form.refresh_models))
 
     def stop(self) -> None:
-        """Cancel the call in flight (``future.cancel()``); nothing is recorded."""
+        """Cancel the call in flight; a call that had already completed is kept and shown."""
         call = self._call
         if call is not None and call.stop():
             self._end(call, lambda: self._say(str(CancelledError()), "idle"))
@@ -142,61 +144,84 @@ class Panel:
         """The click path: read the widgets, show busy, hand the rest to the worker."""
         if self._call is not None and not self._call.shown.is_set():
             return
-        ask = self._ask(follow_up)
-        call = Call(ask.options.model, ask.options.count)
+        click = self._click(follow_up)
+        call = Call(click.options.model, click.options.count)
         self._call = call
         self._set_busy(True)
         self._show_progress(call, 0.0)
-        _WORKER.submit(self._send, call, ask)
+        _WORKER.submit(self._send, call, click)
         threading.Thread(
             target=self._tick, args=(call,), name="nb_banana-panel-ticker", daemon=True
         ).start()
 
-    def _ask(self, follow_up: bool) -> Ask:
-        refs = tuple(self.references.chosen)
-        items = (self.form.prompt.value, *((r.name, r.value) for r in refs))
-        return Ask(items, self.form.options(), follow_up, refs, self._pick if follow_up else None)
+    def _click(self, follow_up: bool) -> Click:
+        return Click(
+            self.form.prompt.value, self.form.options(), follow_up,
+            tuple(self.references.chosen), self._thread, self._pick if follow_up else None,
+        )  # fmt: skip
 
-    def _send(self, call: Call, ask: Ask) -> None:
-        """On the worker: validate and encode (``core.prepare``), then ``core.submit``."""
+    def _send(self, call: Call, click: Click) -> None:
+        """On the worker: plan the turn (``{name}`` resolved, images encoded), answer it from
+        the store or send it; the commit waits for the call, so Stop cannot undo a result."""
         try:
-            chat = session().chats.current_chat() if ask.follow_up else None
-            o = ask.options
-            request = core.prepare(
-                list(ask.items), model=o.model, aspect=o.aspect, size=o.size, count=o.count,
-                search=o.search, thoughts=o.thoughts, thinking=o.thinking, chat=chat,
-            )  # fmt: skip
-            target = chat if chat is not None else session().chats.new(request.model.id)
-            pick = _pick_for(chat, ask.pick)
-            future = call.submit(lambda: core.submit(request, target, pick=pick))
+            planned = turns.plan(self._turn(click))
+            stored = turns.from_store(planned)
+            future = None if stored else call.submit(lambda: turns.send(planned))
         except Exception as exc:
             self._end(call, functools.partial(self._fail, exc))
             return
-        if future is not None:
+        if stored is not None:
+            self._end(call, lambda: self._show_result(stored, click))
+        elif future is None:
+            turns.release(planned)
+        else:
             future.add_done_callback(
-                lambda done: _WORKER.submit(self._finish, call, done, target, ask)
+                lambda done: _WORKER.submit(self._finish, call, done, planned, click)
             )
 
-    def _finish(
-        self, call: Call, future: concurrent.futures.Future[Result], target: Chat, ask: Ask
-    ) -> None:
-        self._end(call, lambda: self._show_outcome(future, target, ask))
+    def _turn(self, click: Click) -> turns.Ask:
+        """The click as the runner's ``Ask``: the same one a ``%%banana`` cell makes."""
+        o = click.options
+        items = (
+            *items_from_prompt(click.prompt, self._ns),
+            *((r.name, r.value) for r in click.sent),
+        )
+        book = session().chats
+        chat = (
+            book.chats.get(click.thread or "") or book.current_chat() if click.follow_up else None
+        )
+        return turns.Ask(
+            tuple(items), model=o.model, aspect=o.aspect, size=o.size, count=o.count,
+            search=o.search, thoughts=o.thoughts, thinking=o.thinking,
+            chat=(chat.name if chat else "") if click.follow_up else None,
+            new_chat=not click.follow_up, pick=_pick_for(chat, click.pick),
+        )  # fmt: skip
 
-    def _show_outcome(
-        self, future: concurrent.futures.Future[Result], target: Chat, ask: Ask
-    ) -> None:
-        """A result registers the chat (a new one only now, as for ``%%banana``) and shows."""
+    def _finish(
+        self, call: Call, future: concurrent.futures.Future[list], planned: turns.Plan,
+        click: Click,
+    ) -> None:  # fmt: skip
+        """A call that completed is committed, whatever Stop said; a cancelled one is not."""
         if future.cancelled():
-            self._say(str(CancelledError()), "idle")
+            turns.release(planned)
+            self._end(call, lambda: self._say(str(CancelledError()), "idle"))
             return
-        result = future.result()
-        session().chats.add(target)
+        try:
+            result = turns.commit(planned, future.result())
+        except Exception as exc:
+            turns.release(planned)
+            self._end(call, functools.partial(self._fail, exc))
+            return
+        self._end(call, lambda: self._show_result(result, click))
+
+    def _show_result(self, result: Result, click: Click) -> None:
         self._pick = None
         self._results += 1
+        self._thread = result.chat
         self._ns["_banana"] = result
         self.gallery.add(result, self._results)
-        self.timeline.show(target)
-        self.references.drop_sent_once(ask.sent)
+        self.timeline.show(session().chats.chats.get(result.chat or ""))
+        self.references.drop_sent_once(click.sent)
         self._say(f"Done: {caption(result)}", "ok")
 
     def _follow(self, result: Result, index: int, label: str) -> None:
@@ -206,7 +231,8 @@ class Panel:
         ``%%banana -c --pick N`` does), so the history carries it with its signature; an
         older image goes as a one-time first reference of the next Continue instead.
         """
-        chat = session().chats.current_chat()
+        book = session().chats
+        chat = book.chats.get(self._thread or "") or book.current_chat()
         if chat is not None and result.chat == chat.name and result.turn == len(chat.turns):
             self._pick = (chat.name, len(chat.turns), locate(result, index)[0] + 1)
             self._say(f"The next Continue builds on {label}.", "idle")

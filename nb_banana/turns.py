@@ -1,0 +1,418 @@
+"""The life of one turn, for every face: which chat and turn, key, store, call, commit.
+
+The magic, ``nb_banana.generate`` and the panel describe what they want as an ``Ask``;
+``plan`` decides which chat and which turn it is and builds the request and its history,
+``from_store`` answers it when the same request was paid for before, ``send`` puts the one
+HTTP call on the engine's loop, and ``commit`` records what came back. Only ``send`` runs
+on the loop: the rest runs in the caller's thread under the chats' lock, so the kernel's
+thread and the panel's worker never change a chat at the same time.
+
+Re-runs are keyed by the notebook cell (``Ask.cell``, Jupyter's cell id): a cell that made
+turn K of a chat and runs again unchanged shows turn K from the store and changes nothing;
+changed, it asks turn K anew and replaces the turns after it, keeping the old thread as a
+branch. Without a cell id (a terminal IPython, plain Python) a re-run is recognised by its
+cache key instead, walking the thread from its first turn (``Chat.position``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import cache, offline
+from .budget import check_budget
+from .chat import Chat, Chats
+from .errors import ApiError, BananaError, OptionError
+from .previews import make_previews
+from .request import Item, Request, build_request
+from .result import Result
+from .session import session
+from .settings import settings
+from .store import Row, Store, open_store_or_none
+from .usage import estimate_before
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One turn as a face asks for it, before any lookup.
+
+    ``chat``: ``None`` for no chat at all (``generate`` without one), ``""`` for the current
+    chat, ``"NAME"``, ``"NAME@K"`` (a branch from turn K), or a ``Chat`` object; with
+    ``new_chat`` a new thread is started (a plain ``%%banana`` cell, the panel's Generate).
+    """
+
+    items: tuple[Item, ...]
+    model: str | None = None
+    aspect: str | None = None
+    size: str | None = None
+    count: int | None = None
+    search: tuple[str, ...] | str | bool = ()
+    thoughts: bool | None = None
+    thinking: str | None = None
+    chat: str | Chat | None = None
+    new_chat: bool = False
+    pick: int | None = None
+    fresh: bool = False
+    cell: str | None = None
+
+
+@dataclass
+class Plan:
+    """What one ask became: the request, the chat and turn it makes, and its store keys."""
+
+    ask: Ask
+    request: Request
+    chat: Chat | None
+    at: int  # the 0-based turn this call makes
+    history: list[Any]
+    keys: tuple[str, ...]
+    new: bool  # the chat is not registered yet: ``commit`` adds it
+    notes: tuple[str, ...] = ()
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def replays(self) -> bool:
+        """The chat already holds this very turn (a cell re-run unchanged)."""
+        chat = self.chat
+        if chat is None or self.at >= len(chat.turns):
+            return False
+        return chat.turns[self.at].key in self.keys
+
+
+def chats() -> Chats:
+    return session().chats
+
+
+def plan(ask: Ask) -> Plan:
+    """Choose the chat and turn, build the request (images encoded) and its history."""
+    book = chats()
+    with book.lock:
+        chat, at, new = _target(ask, book)
+        request = _request(ask, chat, at)
+        if chat is not None:
+            chat.check_model(request.model.id)
+        history = chat.history(ask.pick, upto=at) if chat else []
+        keys = cache.keys_for(request, history)
+        if chat is not None and not ask.cell and not ask.fresh:
+            chat, at, new = _rerun_by_key(ask, book, chat, at, new, request, keys)
+            history = chat.history(ask.pick, upto=at)
+        return Plan(ask, request, chat, at, history, keys, new)
+
+
+def _target(ask: Ask, book: Chats) -> tuple[Chat | None, int, bool]:
+    """(chat, turn, not yet registered): from the cell's earlier run, or from ``ask.chat``."""
+    if isinstance(ask.chat, Chat):
+        return ask.chat, ask.chat.next_turn, False
+
+    def end(chat: Chat) -> int:  # keyed by cell, a thread is never walked from its start
+        return len(chat.turns) if ask.cell else chat.next_turn
+
+    if ask.chat is None and not ask.new_chat:
+        return None, 0, False
+    made = book.made_by(ask.cell, _chat_option(ask)) if ask.cell else None
+    if made is not None and not (ask.fresh and ask.new_chat):
+        chat, turn = made
+        return chat, turn, False
+    model = ask.model or settings().model
+    if ask.new_chat:
+        return book.new(model), 0, True
+    name, at, turn = (ask.chat or "").partition("@")
+    if at:
+        if not turn.isdigit():
+            raise OptionError(f"-c {ask.chat}: write NAME@K with K a turn number, e.g. -c "
+                              f"{name or 'chat1'}@2.")  # fmt: skip
+        branch = book.branch(name or (book.current or ""), int(turn))
+        return branch, len(branch.turns), True
+    if name:
+        known = book.chats.get(name)
+        return (known, end(known), False) if known else (book.new(model, name), 0, True)
+    current = book.current_chat()
+    if current is None:
+        print("No chat yet in this notebook: starting a new one.")
+        return book.new(model), 0, True
+    return current, end(current), False
+
+
+def _chat_option(ask: Ask) -> str:
+    """What the cell said about its chat: a changed ``-c`` makes it a different cell."""
+    return "new" if ask.new_chat else f"-c {ask.chat}"
+
+
+def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
+    """Fill unset options from the thread (a follow-up keeps its shape) or the settings."""
+    s = settings()
+    before = chat.turns[at - 1].options if chat is not None and 0 < at <= len(chat.turns) else {}
+    model = ask.model or (chat.model_id if chat is not None and chat.turns else s.model)
+    request = build_request(
+        [_utf8_safe(item) if isinstance(item, str) else item for item in ask.items],
+        model=model,
+        aspect=ask.aspect or before.get("aspect") or s.aspect,
+        size=ask.size or before.get("size") or s.size,
+        count=ask.count or s.count,
+        search=ask.search,
+        thoughts=s.thoughts if ask.thoughts is None else ask.thoughts,
+        thinking=ask.thinking if ask.thinking is not None else before.get("thinking", s.thinking),
+    )
+    return request
+
+
+def _utf8_safe(text: str) -> str:
+    """Text that encodes as UTF-8: split surrogate pairs joined, a lone one (a broken paste
+    or a frontend's half emoji) replaced by U+FFFD, instead of failing after validation."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _rerun_by_key(
+    ask: Ask, book: Chats, chat: Chat, at: int, new: bool, request: Request,
+    keys: tuple[str, ...],
+) -> tuple[Chat, int, bool]:  # fmt: skip
+    """Without a cell id: recognise a re-run by the request's key.
+
+    A plain cell or a ``NAME@K`` branch whose request the store answered for a thread that
+    began the same way is given that thread; a thread read back after a restart is walked
+    from its first turn, so Run All re-runs it instead of adding to it.
+    """
+    if new:
+        store = _store()
+        if store is None or not settings().cache or _lookup(store, keys) is None:
+            return chat, at, new
+        earlier = book.branch_rerun(chat, keys) if chat.turns else book.rerun_of(chat, keys)
+        if earlier is None:
+            return chat, at, new
+        book.release(chat)
+        earlier.position = len(chat.turns)
+        return earlier, earlier.next_turn, False
+    if at == 0 and chat.turns and chat.turns[0].key not in cache.keys_for(request, []):
+        return chat, len(chat.turns), new
+    return chat, at, new
+
+
+def dry_run(ask: Ask) -> DryRun:
+    """The request as it would go out, its cost, and whether the store would answer it."""
+    from . import engine, wire
+
+    book = chats()
+    with book.lock:
+        chat, at, new = _target(ask, book)
+        try:
+            request = _request(ask, chat, at)
+            history = chat.history(ask.pick, upto=at) if chat else []
+        finally:
+            if new and chat is not None:
+                book.release(chat)
+    store = _store()
+    keys = cache.keys_for(request, history)
+    estimate = estimate_before(
+        request.model, request.text, len(request.images), request.count, request.size
+    )
+    return DryRun(
+        request,
+        at,
+        engine.endpoint(settings().base_url),
+        wire.rest_body(request, history),
+        estimate,
+        cached=store is not None and settings().cache and _lookup(store, keys) is not None,
+    )
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What ``--dry-run`` shows: the request as it would go out, and its estimated cost."""
+
+    request: Request
+    history_turns: int
+    endpoint: str
+    body: dict[str, Any]
+    estimate: float
+    cached: bool = False
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        from .display import dry_run_bundle
+
+        return dry_run_bundle(self)
+
+
+def from_store(plan: Plan) -> Result | None:
+    """The stored answer to this very request (no call, no cost), recorded as the turn."""
+    store = _store()
+    if store is None or not settings().cache or plan.ask.fresh:
+        return None
+    row = _lookup(store, plan.keys)
+    if row is None:
+        return None
+    replies, previews = cache.rebuild(store, row, plan.request)
+    result = _result(plan, replies, (), previews, cached=True)
+    book = chats()
+    with book.lock:
+        if plan.chat is not None and plan.replays:
+            book.replayed(plan.chat, plan.at, plan.ask.pick, plan.ask.cell, _chat_option(plan.ask))
+        else:
+            result.notes += _commit_turn(plan, replies)
+    session().account(result)
+    return result
+
+
+def _lookup(store: Store, keys: tuple[str, ...]) -> Row | None:
+    return next((row for key in keys if (row := store.lookup(key))), None)
+
+
+def send(plan: Plan) -> concurrent.futures.Future[list[Any]]:
+    """Put the HTTP call on the engine's loop; the one step that runs there."""
+    from . import engine, wire
+
+    s = settings()
+    check_budget(plan.request, _store())
+    eng = engine.engine()
+    client = engine.current_client()
+    config = wire.config(
+        plan.request, timeout=s.timeout, retries=s.retries, retry_delay=s.retry_delay
+    )
+    context = {
+        "endpoint": engine.endpoint(s.base_url),
+        "timeout": s.timeout,
+        "attempts": s.retries + 1,
+    }
+
+    async def call() -> list[Any]:
+        limit = eng.semaphore(s.max_concurrency)
+        return await engine.run_samples(client, plan.request, plan.history, config, limit, context)
+
+    return eng.submit(call())
+
+
+def commit(plan: Plan, outcomes: Sequence[Any]) -> Result:
+    """Record a finished call: previews, the store, then the chat; never loses the result."""
+    from . import wire
+
+    replies = tuple(o for o in outcomes if isinstance(o, wire.Reply))
+    failures = tuple(o for o in outcomes if isinstance(o, BananaError))
+    if not replies:
+        raise _explained(failures[0], plan)
+    outs = [(image.data, image.mime_type) for reply in replies for image in reply.images]
+    previews = tuple(make_previews(outs, settings().preview_px))
+    result = _result(plan, replies, failures, previews, cached=False)
+    store = _store()
+    if store is not None:
+        _stored(store, plan.keys[0], result)
+    else:
+        result.notes += (f"Not kept in the store: {settings().store} cannot be opened.",)
+    with chats().lock:
+        result.notes += _commit_turn(plan, replies)
+    session().account(result)
+    return result
+
+
+def release(plan: Plan) -> None:
+    """A call that came to nothing: free the new chat's reserved name."""
+    if plan.new and plan.chat is not None:
+        chats().release(plan.chat)
+
+
+def run(ask: Ask, on_tick: Callable[[float], None] | None = None) -> Result:
+    """The whole turn, waiting; an interrupt cancels the call and changes nothing."""
+    return finish(plan(ask), on_tick)
+
+
+def finish(planned: Plan, on_tick: Callable[[float], None] | None = None) -> Result:
+    """A planned turn from the store, or called and committed, waiting for it."""
+    from .engine import engine
+
+    try:
+        stored = from_store(planned)
+        if stored is not None:
+            return stored
+        outcomes = engine().wait(send(planned), on_tick)
+    except BaseException:
+        release(planned)
+        raise
+    return commit(planned, outcomes)
+
+
+def _result(
+    plan: Plan,
+    replies: tuple,
+    failures: tuple[BananaError, ...],
+    previews: tuple,
+    *,
+    cached: bool,
+) -> Result:
+    """The result, naming the chat turn it is about to become."""
+    return Result(
+        plan.request,
+        replies,
+        time.perf_counter() - plan.started,
+        failures,
+        chat=plan.chat.name if plan.chat else None,
+        turn=plan.at + 1 if plan.chat else None,
+        simulated=offline.is_offline(),
+        cached=cached,
+        previews=previews,
+    )
+
+
+def _commit_turn(plan: Plan, replies: tuple) -> tuple[str, ...]:
+    """Record the turn in the chat: the one step that changes it (caller holds the lock).
+
+    A re-run cell that asked anew (an edited prompt, ``--fresh``) replaces the turns from
+    ``at`` on; the thread as it was is kept first, as a branch. Returns the note saying so.
+    """
+    from . import wire
+
+    chat = plan.chat
+    if chat is None:
+        return ()
+    book = chats()
+    notes: tuple[str, ...] = ()
+    if plan.at < len(chat.turns):
+        kept = book.keep_copy(chat)
+        last = len(chat.turns)
+        replaced = f"turn {last}" if plan.at + 1 == last else f"turns {plan.at + 1}–{last}"
+        notes = (
+            f"This replaced {replaced} of '{chat.name}'; the thread as it was is kept as "
+            f"'{kept}' (%banana chat {kept}).",
+        )
+    if plan.at == 0:
+        chat.model_id = plan.request.model.id
+    req = plan.request
+    options = {"aspect": req.aspect, "size": req.size, "thinking": req.thinking}
+    contents = [reply.content for reply in replies]
+    chat.add_turn(req.text, wire.user_content(req), contents, plan.ask.pick, key=plan.keys[0],
+                  at=plan.at, options=options)  # fmt: skip
+    book.add(chat)
+    book.record_cell(plan.ask.cell, _chat_option(plan.ask), chat, plan.at)
+    return notes
+
+
+def _explained(error: BananaError, plan: Plan) -> BananaError:
+    """A refused history that a shut-down model made: say why, and what to do instead."""
+    request = plan.request
+    if not (plan.history and request.replaced and getattr(error, "code", None) == 400):
+        return error
+    return ApiError(
+        f"{request.model.id} refused this chat's history ({error}); its turns were made by "
+        f"{request.replaced}, which was shut down. Start a new chat: a plain %%banana cell "
+        "with the last picture as a reference ({_banana}), or branch with -c NAME@K from a "
+        "turn you want to keep.",
+        400,
+        getattr(error, "status", ""),
+    )
+
+
+def _stored(store: Store, key: str, result: Result) -> None:
+    """Record in the store; a full disk or a locked folder costs the record, not the result."""
+    try:
+        result.generation_id = cache.record(store, key, result)
+    except (OSError, sqlite3.Error) as exc:
+        result.notes += (f"Not kept in the store ({type(exc).__name__}: {exc}).",)
+
+
+def _store() -> Store | None:
+    return open_store_or_none(settings().store)

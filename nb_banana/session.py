@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -11,6 +12,9 @@ from .chat import Chats, notebook_scope
 
 if TYPE_CHECKING:
     from .result import Result
+
+
+_LOADING = threading.Lock()
 
 
 @dataclass
@@ -26,12 +30,13 @@ class Session:
     @property
     def chats(self) -> Chats:
         """The notebook's chats, loaded from the store on first use (so they survive restarts)."""
-        if self._chats is None:
-            from .settings import settings
-            from .store import open_store_or_none
+        with _LOADING:  # the panel's worker and the kernel's thread may both be first
+            if self._chats is None:
+                from .settings import settings
+                from .store import open_store_or_none
 
-            self._chats = Chats(open_store_or_none(settings().store), notebook_scope())
-        return self._chats
+                self._chats = Chats(open_store_or_none(settings().store), notebook_scope())
+            return self._chats
 
     def account(self, result: Result) -> None:
         """Add a finished call to this kernel's running totals (``%banana usage``, panel)."""

@@ -38,12 +38,21 @@ def _img(data: bytes, px: int) -> str:
     )
 
 
+def _shape(turn: Turn) -> str:
+    """`` · 16:9 · 2K · thinking high``: what a follow-up of this turn keeps."""
+    o = turn.options
+    parts = [o.get("aspect", ""), o.get("size", "")]
+    if o.get("thinking"):
+        parts.append(f"thinking {o['thinking']}")
+    return "".join(f" · {p}" for p in parts if p)
+
+
 def _turn_card(number: int, turn: Turn, chat: Chat) -> str:
     user_imgs = "".join(_img(d, 64) for d in _images(turn.user, chat))
     model_imgs = _images(turn.model, chat)
     picked = f" · image {turn.picked + 1} of {len(turn.samples)}" if len(turn.samples) > 1 else ""
     return (
-        f'<div style="{_CARD}"><div style="{_MUTED}">turn {number}{picked}</div>'
+        f'<div style="{_CARD}"><div style="{_MUTED}">turn {number}{_shape(turn)}{picked}</div>'
         f"<div><b>you:</b> {html.escape(turn.prompt[:200])}</div>{user_imgs}"
         + (_img(model_imgs[0], 168) if model_imgs else "")
         + f'<div style="{_MUTED}">{html.escape(_text(turn.model)[:160])}</div></div>'
@@ -60,7 +69,7 @@ def timeline_html(chat: Chat) -> str:
 
 def timeline_text(chat: Chat) -> str:
     lines = [f"{chat.name} ({chat.model_id})"]
-    lines += [f"  {i}. {t.prompt}" for i, t in enumerate(chat.turns, start=1)]
+    lines += [f"  {i}. {t.prompt}{_shape(t)}" for i, t in enumerate(chat.turns, start=1)]
     return "\n".join(lines)
 
 

@@ -329,11 +329,10 @@ def finish(planned: Plan, on_tick: Callable[[float], None] | None = None) -> Res
         stored = from_store(planned)
         if stored is not None:
             return stored
-        outcomes = engine().wait(send(planned), on_tick)
+        return commit(planned, engine().wait(send(planned), on_tick))
     except BaseException:
         release(planned)
         raise
-    return commit(planned, outcomes)
 
 
 def _result(

@@ -56,6 +56,12 @@ def sent_parts(sim) -> list[dict]:
     return sim.requests[-1].body["contents"][-1]["parts"]
 
 
+def sent_bytes(part: dict) -> bytes:
+    """An inline image part's bytes as they went on the wire (the SDK's URL-safe base64)."""
+    data = inline(part)["data"]
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
 def inline(part: dict) -> dict | None:
     return part.get("inlineData") or part.get("inline_data")
 
@@ -264,7 +270,7 @@ def test_uploaded_files_are_references_and_can_be_removed(panel, sim):
     assert panel.references.upload.value == ()
 
     generate(panel, "a hat for")
-    assert base64.urlsafe_b64decode(inline(sent_parts(sim)[1])["data"]) == data
+    assert sent_bytes(sent_parts(sim)[1]) == data
 
     remove = panel.references.chosen_box.children[0].children[1].children[1]
     remove.click()
@@ -284,19 +290,21 @@ def test_a_file_that_is_not_an_image_is_one_line(panel):
 
 def test_use_as_reference_sends_the_result_image(panel, ip, sim):
     generate(panel, "a teapot")
+    teapot = ip.user_ns["_banana"].outputs[0].data
     card = panel.gallery.widget.children[0].children[1].children[0]
     use = card.children[4].children[0]
     use.click()
     panel.wait(10)
     assert [r.name for r in panel.references.chosen] == ["result1"]
     generate(panel, "the same teapot, but blue")
-    sent = base64.urlsafe_b64decode(inline(sent_parts(sim)[1])["data"])
-    assert sent == ip.user_ns["_banana"].outputs[0].data or sent.startswith(b"\x89PNG")
+    sent = sent_bytes(sent_parts(sim)[1])
+    assert sent == teapot  # the picture itself, byte for byte
 
 
-def test_continue_from_an_image_of_the_last_turn_picks_its_sample(panel, sim):
+def test_continue_from_an_image_of_the_last_turn_picks_its_sample(panel, ip, sim):
     panel.form.count.value = 2
     generate(panel, "two pears")
+    pears = ip.user_ns["_banana"].outputs
     panel.form.count.value = 1
     second = panel.gallery.widget.children[0].children[1].children[1]
     second.children[4].children[1].click()
@@ -306,17 +314,20 @@ def test_continue_from_an_image_of_the_last_turn_picks_its_sample(panel, sim):
     chat = session().chats.current_chat()
     assert chat.turns[0].picked == 1
     assert model_turn["role"] == "model"
+    images = [sent_bytes(p) for p in model_turn["parts"] if inline(p)]
+    assert images == [pears[1].data] and pears[0].data != pears[1].data
 
 
-def test_continue_from_an_older_image_sends_it_once(panel, sim):
+def test_continue_from_an_older_image_sends_it_once(panel, ip, sim):
     generate(panel, "a kite")
+    kite = ip.user_ns["_banana"].outputs[0].data
     generate(panel, "a boat")
     older = panel.gallery.widget.children[1].children[1].children[0]
     older.children[4].children[1].click()
     panel.wait(10)
     assert [(r.name, r.once) for r in panel.references.chosen] == [("result1", True)]
     follow_up(panel, "put the kite on the boat")
-    assert inline(sent_parts(sim)[1]) is not None
+    assert sent_bytes(sent_parts(sim)[1]) == kite
     assert panel.references.chosen == []
 
 

@@ -71,7 +71,6 @@ class Plan:
     history: list[Any]
     keys: tuple[str, ...]
     new: bool  # the chat is not registered yet: ``commit`` adds it
-    notes: tuple[str, ...] = ()
     started: float = field(default_factory=time.perf_counter)
 
     @property

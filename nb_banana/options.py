@@ -33,8 +33,11 @@ def normalise_thinking(value: str) -> str:
     return cleaned
 
 
-def normalise_search(value: str | bool | None) -> tuple[str, ...]:
-    """``--search`` alone is web search; ``image`` or ``web,image`` name the kinds."""
+def normalise_search(value: str | bool | tuple[str, ...] | None) -> tuple[str, ...]:
+    """``--search`` alone is web search; ``image`` or ``web,image`` (or a tuple of kinds,
+    as the panel and ``generate`` give them) name the kinds."""
+    if isinstance(value, tuple | list):
+        value = ",".join(value)
     if value is None or value is False or value == "":
         return ()
     if value is True:

@@ -145,7 +145,7 @@ def _check_options(
     try:
         size = normalise_size(size)
         aspect = normalise_aspect(aspect) if spec.known else aspect.strip()
-        kinds = search if isinstance(search, tuple) else normalise_search(search)
+        kinds = normalise_search(search)
         thinking = normalise_thinking(thinking)
     except ValueError as exc:
         raise OptionError(str(exc)) from None

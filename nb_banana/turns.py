@@ -87,13 +87,21 @@ def chats() -> Chats:
 
 
 def plan(ask: Ask) -> Plan:
-    """Choose the chat and turn, build the request (images encoded) and its history."""
+    """Choose the chat and turn, build the request (images encoded) and its history.
+
+    A new chat's name is reserved here; if the ask is refused, the name is freed again.
+    """
     book = chats()
     with book.lock:
         chat, at, new = _target(ask, book)
-        request = _request(ask, chat, at)
-        if chat is not None:
-            chat.check_model(request.model.id)
+        try:
+            request = _request(ask, chat, at)
+            if chat is not None:
+                chat.check_model(request.model.id)
+        except BaseException:
+            if new and chat is not None:
+                book.release(chat)
+            raise
         history = chat.history(ask.pick, upto=at) if chat else []
         keys = cache.keys_for(request, history)
         if chat is not None and not ask.cell and not ask.fresh:
@@ -198,27 +206,20 @@ def dry_run(ask: Ask) -> DryRun:
     """The request as it would go out, its cost, and whether the store would answer it."""
     from . import engine, wire
 
-    book = chats()
-    with book.lock:
-        chat, at, new = _target(ask, book)
-        try:
-            request = _request(ask, chat, at)
-            history = chat.history(ask.pick, upto=at) if chat else []
-        finally:
-            if new and chat is not None:
-                book.release(chat)
+    planned = plan(ask)
+    release(planned)
+    request = planned.request
     store = _store()
-    keys = cache.keys_for(request, history)
     estimate = estimate_before(
         request.model, request.text, len(request.images), request.count, request.size
     )
     return DryRun(
         request,
-        at,
+        planned.at,
         engine.endpoint(settings().base_url),
-        wire.rest_body(request, history),
+        wire.rest_body(request, planned.history),
         estimate,
-        cached=store is not None and settings().cache and _lookup(store, keys) is not None,
+        cached=store is not None and settings().cache and _lookup(store, planned.keys) is not None,
     )
 
 

@@ -209,3 +209,10 @@ def test_stop_before_the_reply_changes_nothing(ip, sim):
     assert "Cancelled" in panel.message
     assert session().chats.chats == {}
     panel.close()
+
+
+def test_a_refused_option_frees_the_new_chats_name(ip, sim):
+    with pytest.raises(UsageError, match="does not take 4K"):
+        cell(ip, "y1", "-s 4K", "a door")
+    cell(ip, "y2", "", "a window")
+    assert ip.user_ns["_banana"].chat == "chat1"

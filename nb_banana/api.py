@@ -8,7 +8,7 @@ from typing import Any
 
 from . import images, turns
 from .chat import Chat
-from .request import Item
+from .request import Item, check_count
 from .result import Result
 
 
@@ -31,6 +31,7 @@ def generate(
     (``%config Banana.…``). ``search`` is ``True`` (web), ``"image"`` or ``"web,image"``;
     ``thinking`` is ``"minimal"`` or ``"high"``. Pass a ``Chat`` to continue a conversation.
     """
+    check_count(n)
     ask = turns.Ask(
         tuple(as_items(prompt)), model=model, aspect=aspect, size=size, count=n,
         search=search, thoughts=thoughts, thinking=thinking, chat=chat, fresh=fresh,

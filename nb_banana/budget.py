@@ -1,4 +1,9 @@
-"""``Banana.budget_usd``: refuse, before sending, a call that would pass the budget."""
+"""``Banana.budget_usd``: refuse, before sending, a call that would pass the budget.
+
+Only what may be billed counts: the simulator's answers (``%banana offline``) cost nothing,
+so they neither count against the budget nor are refused by it. A custom base URL counts,
+since it may be a proxy to the real service.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,34 @@ from .errors import BudgetError
 from .models import default_model
 from .request import Request
 from .settings import settings
-from .store import Store
+from .store import REAL_SERVICE, SIMULATOR, Store
 from .usage import estimate_before, format_usd
 
 
-def check_budget(request: Request, store: Store | None) -> None:
+def check_budget(request: Request, store: Store | None, endpoint: str = REAL_SERVICE) -> None:
     """Raise ``BudgetError`` if this call's estimate would take spending past the budget."""
     budget = settings().budget_usd
-    if not budget:
+    if not budget or endpoint == SIMULATOR:
         return
-    spent = store.totals().cost if store is not None else 0.0
+    spent = store.billed_cost() if store is not None else 0.0
     estimate = estimate_before(
         request.model, request.text, len(request.images), request.count, request.size
     )
     if spent + estimate > budget:
-        cheapest = default_model()
-        cheaper = "" if cheapest.id == request.model.id else f"-m {cheapest.aliases[0]} or "
         raise BudgetError(
             f"This call (~{format_usd(estimate)}) would take spending to "
             f"{format_usd(spent + estimate)}, over Banana.budget_usd = {format_usd(budget)} "
-            f"({format_usd(spent)} spent so far): use {cheaper}fewer images, or raise the "
-            "budget with %config Banana.budget_usd."
+            f"({format_usd(spent)} spent so far): {_cheaper(request)}raise the budget with "
+            "%config Banana.budget_usd."
         )
+
+
+def _cheaper(request: Request) -> str:
+    """What would make this call cheaper, naming only what the user is not doing already."""
+    ways = []
+    cheapest = default_model()
+    if cheapest.id != request.model.id:
+        ways.append(f"-m {cheapest.aliases[0]}")
+    if request.count > 1:
+        ways.append("fewer images (-n)")
+    return f"use {' or '.join(ways)}, or " if ways else ""

@@ -1,13 +1,17 @@
 """Between a call and the store: the cache key, writing a result, and reading one back.
 
-The key covers everything that decides the reply: model, options, the parts' text and
-image bytes, and the chat history sent with it (thought signatures included), so a hit is
-exactly the request that was paid for before.
+The key is what was asked, of whom: the model, options, the parts' text (surrounding
+whitespace aside) and image bytes (never the variable's name), the chat history sent with
+it (thought signatures included), and the endpoint class that answers (the real service,
+the simulator, or a custom base URL), so a hit is exactly the request that was paid for
+before, and a simulator's placeholder never answers a call to Gemini.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -21,7 +25,7 @@ from .models import resolve_model
 from .previews import Preview
 from .request import ImagePart, Request, TextPart
 from .result import Result
-from .store import Row, Store, cache_key
+from .store import REAL_SERVICE, SIMULATOR, Row, Store, cache_key
 from .usage import Usage
 
 
@@ -58,27 +62,91 @@ def _search_doc(kinds: tuple[str, ...]) -> bool | list[str]:
     return list(kinds) if "image" in kinds else bool(kinds)
 
 
-def key_for(request: Request, history: Sequence[types.Content]) -> str:
-    return cache_key({"request": request_document(request), "history": _history_doc(history)})
+def endpoint_class(base_url: str | None = None) -> str:
+    """Who answers: "simulator" (``%banana offline``, or the base URL is the shared
+    simulator's), "gemini" (the real service: no base URL, or Google's own), or the custom
+    base URL itself."""
+    from . import engine, offline
+    from .settings import settings
+
+    url = (settings().base_url if base_url is None else base_url).rstrip("/")
+    if offline.is_offline() or (url and url == _shared_simulator_url()):
+        return SIMULATOR
+    url = url or os.environ.get("GOOGLE_GEMINI_BASE_URL", "").rstrip("/")
+    return REAL_SERVICE if url in ("", engine.DEFAULT_ENDPOINT.rstrip("/")) else url
 
 
-def keys_for(request: Request, history: Sequence[types.Content]) -> tuple[str, ...]:
-    """The keys the store may hold this request under: its own, and, for a call sent to a
-    shut-down model's replacement, the key the shut-down model answered it under, so an
-    old notebook re-runs from the store as it did before the shutdown."""
-    own = key_for(request, history)
-    if not request.replaced:
-        return (own,)
-    asked = replace(request, model=resolve_model(request.replaced))
-    return own, key_for(asked, history)
+def _shared_simulator_url() -> str:
+    """The running ``%banana offline`` simulator's URL, without starting (or importing) it."""
+    server = sys.modules.get("nb_banana.simulator.server")
+    shared = getattr(server, "_shared", None)
+    return shared.url if shared is not None and shared.running else ""
 
 
-def _history_doc(history: Sequence[types.Content]) -> list[dict[str, Any]]:
+def key_document(request: Request, endpoint: str = REAL_SERVICE) -> dict[str, Any]:
+    """What the key covers: the stored document less the images' labels, the text without
+    its surrounding whitespace, and the endpoint class (left out for the real service, so
+    the keys of requests stored before it still match)."""
+    doc = request_document(request)
+    parts = [{k: v for k, v in part.items() if k != "label"} for part in doc["parts"]]
+    doc["parts"] = _strip_ends(parts)
+    if endpoint != REAL_SERVICE:
+        doc["endpoint"] = endpoint
+    return doc
+
+
+def _strip_ends(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The prompt's surrounding whitespace dropped: a line magic and a cell ending in a
+    newline ask the same thing."""
+    if parts and "text" in parts[0]:
+        parts[0] = {**parts[0], "text": parts[0]["text"].lstrip()}
+    if parts and "text" in parts[-1]:
+        parts[-1] = {**parts[-1], "text": parts[-1]["text"].rstrip()}
+    return [part for part in parts if part.get("text", None) != ""]
+
+
+def key_for(
+    request: Request, history: Sequence[types.Content], endpoint: str = REAL_SERVICE
+) -> str:
+    return cache_key({"request": key_document(request, endpoint), "history": _history_doc(history)})
+
+
+def keys_for(
+    request: Request, history: Sequence[types.Content], endpoint: str = REAL_SERVICE
+) -> tuple[str, ...]:
+    """The keys the store may hold this request under, its own first; then the key it had
+    before keys left out labels and surrounding whitespace (the store still checks which
+    endpoint made such a row); and, for a call sent to a shut-down model's replacement,
+    the keys the shut-down model answered it under, so an old notebook re-runs from the
+    store as it did before the shutdown."""
+    asked = [request]
+    if request.replaced:
+        asked.append(replace(request, model=resolve_model(request.replaced)))
+    keys: list[str] = []
+    for one in asked:
+        for key in (key_for(one, history, endpoint), _legacy_key(one, history)):
+            if key not in keys:
+                keys.append(key)
+    return tuple(keys)
+
+
+def _legacy_key(request: Request, history: Sequence[types.Content]) -> str:
+    """The key as it was computed before the endpoint, labels and whitespace were settled."""
+    doc = {"request": request_document(request), "history": _history_doc(history, legacy=True)}
+    return cache_key(doc)
+
+
+def _history_doc(history: Sequence[types.Content], legacy: bool = False) -> list[dict[str, Any]]:
     doc = []
     for content in history:
         parts = []
-        for part in content.parts or []:
-            entry: dict[str, Any] = {"text": part.text, "thought": part.thought}
+        last = len(content.parts or []) - 1
+        for i, part in enumerate(content.parts or []):
+            text = part.text
+            if text is not None and not legacy and content.role == "user":  # as _strip_ends
+                text = text.lstrip() if i == 0 else text
+                text = text.rstrip() if i == last else text
+            entry: dict[str, Any] = {"text": text, "thought": part.thought}
             if part.inline_data and part.inline_data.data:
                 entry["image"] = hashlib.sha256(part.inline_data.data).hexdigest()
             if part.thought_signature:
@@ -88,8 +156,9 @@ def _history_doc(history: Sequence[types.Content]) -> list[dict[str, Any]]:
     return doc
 
 
-def record(store: Store, key: str, result: Result) -> int:
-    """Write the images (originals and previews) first, then the row."""
+def record(store: Store, key: str, result: Result, endpoint: str) -> int:
+    """Write the images (originals and previews) first, then the row, with the endpoint
+    class that answered (what budgets and ``%banana usage`` split spending by)."""
     entries = _image_entries(store, result)
     replies = []
     for reply in result.replies:
@@ -113,6 +182,7 @@ def record(store: Store, key: str, result: Result) -> int:
         "chat": result.chat,
         "turn": result.turn,
         "created": time.time(),
+        "endpoint": endpoint,
     }
     return store.record(row)
 

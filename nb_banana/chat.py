@@ -9,14 +9,16 @@ or an interrupt leaves the thread as it was.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import OptionError
+from .errors import OptionError, StoreError
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -61,14 +63,35 @@ class MemoryBlobs:
         self._blobs: dict[str, bytes] = {}
 
     def put_blob(self, data: bytes, mime_type: str) -> str:
-        import hashlib
-
         name = hashlib.sha256(data).hexdigest()
         self._blobs[name] = data
         return name
 
     def blob(self, name: str) -> bytes:
         return self._blobs[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._blobs
+
+
+class StoreBlobs:
+    """The store's blob files, kept in memory instead while the store cannot be written, so
+    a full disk or a locked folder costs the saved copy of a chat, not the chat."""
+
+    def __init__(self, store: Store, failed: Callable[[StoreError], None]) -> None:
+        self.store = store
+        self._failed = failed
+        self._memory = MemoryBlobs()
+
+    def put_blob(self, data: bytes, mime_type: str) -> str:
+        try:
+            return self.store.put_blob(data, mime_type)
+        except StoreError as exc:
+            self._failed(exc)
+            return self._memory.put_blob(data, mime_type)
+
+    def blob(self, name: str) -> bytes:
+        return self._memory.blob(name) if name in self._memory else self.store.blob(name)
 
 
 @dataclass
@@ -92,12 +115,20 @@ class Chat:
     def history(self, pick: int | None = None, upto: int | None = None) -> list[types.Content]:
         """The contents to send before turn ``upto`` (default: all), rebuilt from the blobs;
         ``pick`` overrides the choice of the turn before it."""
+        from .store import MissingBlobError
         from .wire import content_from_doc
 
         turns = self.turns[:upto]
         if pick is not None:
             self._pick_last(turns, pick)
-        return [content_from_doc(doc, self.blobs) for t in turns for doc in (t.user, t.model)]
+        try:
+            return [content_from_doc(doc, self.blobs) for t in turns for doc in (t.user, t.model)]
+        except MissingBlobError as exc:
+            raise StoreError(
+                f"Chat '{self.name}' cannot go on: its picture {exc.path} is gone from the store "
+                "(the folder was deleted or cleaned). Start a new chat with the last picture as a "
+                f"reference (%%banana … {{_banana}}), or forget it with %banana reset {self.name}."
+            ) from None
 
     def _pick_last(self, turns: list[Turn], pick: int) -> None:
         """Make the last of ``turns`` continue from its sample ``pick`` (1-based), checked."""
@@ -182,9 +213,57 @@ class Chat:
 _AUTO_NAME = re.compile(r"chat\d+")
 
 
-def notebook_scope() -> str:
-    """Which notebook this kernel serves: Jupyter servers name it in JPY_SESSION_NAME."""
-    return os.environ.get("JPY_SESSION_NAME") or "default"
+def notebook_name() -> str | None:
+    """The notebook's path as the kernel knows it: IPython's ``__session__`` (ipykernel sets
+    it from the server's JPY_SESSION_NAME), VS Code's ``__vsc_ipynb_file__``, else the
+    environment's JPY_SESSION_NAME; ``None`` when nothing names it (a headless run)."""
+    namespace = getattr(_shell(), "user_ns", None) or {}
+    for variable in ("__session__", "__vsc_ipynb_file__"):
+        if isinstance(namespace.get(variable), str) and namespace[variable]:
+            return namespace[variable]
+    return os.environ.get("JPY_SESSION_NAME") or None
+
+
+def _shell() -> Any:
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def notebook_scope(store: Store | None = None, cell: str | None = None) -> str:
+    """Which notebook this kernel serves, as the key its chats are saved under.
+
+    The notebook's name when the kernel knows it. A name with no chats yet, or no name at
+    all, adopts the scope that recorded the running cell (``cell``, Jupyter's cell id) in
+    the store: a renamed notebook gets a copy of its chats, and a headless run finds the
+    chats of its earlier runs. A headless run with no earlier record is scoped by that
+    first cell (cell ids are unique to a notebook) or, when its runner sends no cell ids
+    (nbclient, papermill), by the code it has run so far; a terminal IPython is "default".
+    """
+    name = notebook_name()
+    if store is not None and cell and not (name and store.has_chats(name)):
+        earlier = store.scope_of_cell(cell, other_than=name or "")
+        if earlier is not None and name:
+            store.copy_scope(earlier, name)
+        if earlier is not None:
+            return name or earlier
+    if name:
+        return name
+    if cell:
+        return f"cell:{cell}"
+    return _headless_run_scope() or "default"
+
+
+def _headless_run_scope() -> str | None:
+    """In a kernel that names neither notebook nor cell: the hash of the code it has run,
+    which is the same each time a notebook runs top to bottom and differs between two."""
+    shell = _shell()
+    if getattr(shell, "kernel", None) is None:
+        return None
+    inputs = getattr(shell, "user_ns", {}).get("In") or []
+    if len(inputs) < 2:
+        return None
+    digest = hashlib.sha256("\0".join(inputs[1:]).encode()).hexdigest()[:16]
+    return f"run:{digest}"
 
 
 class Chats:
@@ -193,7 +272,10 @@ class Chats:
     def __init__(self, store: Store | None = None, scope: str = "default") -> None:
         self.store = store
         self.scope = scope
-        self.blobs: Blobs = store if store is not None else MemoryBlobs()
+        # The last store write that failed, for the turn runner to report in one line (the
+        # chats carry on in memory).
+        self.save_failed: StoreError | None = None
+        self.blobs: Blobs = StoreBlobs(store, self._failed) if store is not None else MemoryBlobs()
         self.chats: dict[str, Chat] = {}
         self.current: str | None = None
         # Held while a turn is planned or committed: the kernel's thread and the panel's
@@ -204,6 +286,29 @@ class Chats:
         self._cells: dict[str, tuple[str, str, int]] = {}
         if store is not None:
             self._load(store)
+            store.on_reopen.append(self._write_back)
+
+    def _failed(self, exc: StoreError) -> None:
+        self.save_failed = exc
+
+    def _write(self, method: Callable[..., None], *args: Any) -> None:
+        """A store write that, failing, is reported once by the turn runner, not raised."""
+        try:
+            method(*args)
+        except StoreError as exc:
+            self._failed(exc)
+
+    def _write_back(self) -> None:
+        """The store folder was deleted and made again: save what this kernel holds."""
+        store = self.store
+        if store is None:
+            return
+        with self.lock:
+            for chat in list(self.chats.values()):
+                self._save(chat)
+            for cell, (option, chat, turn) in list(self._cells.items()):
+                self._write(store.save_cell, self.scope, cell, option, chat, turn)
+            self._write(store.set_current_chat, self.scope, self.current)
 
     def _load(self, store: Store) -> None:
         saved, current = store.load_chats(self.scope)
@@ -260,7 +365,7 @@ class Chats:
             return
         self._cells[cell] = (option, chat.name, turn)
         if self.store is not None:
-            self.store.save_cell(self.scope, cell, option, chat.name, turn)
+            self._write(self.store.save_cell, self.scope, cell, option, chat.name, turn)
 
     def replayed(
         self, chat: Chat, at: int, pick: int | None, cell: str | None, option: str
@@ -279,7 +384,7 @@ class Chats:
     def make_current(self, name: str | None) -> None:
         self.current = name
         if self.store is not None:
-            self.store.set_current_chat(self.scope, name)
+            self._write(self.store.set_current_chat, self.scope, name)
 
     def current_chat(self) -> Chat | None:
         return self.chats.get(self.current) if self.current else None
@@ -349,13 +454,12 @@ class Chats:
         for gone in names:
             del self.chats[gone]
             if self.store is not None:
-                self.store.delete_chat(self.scope, gone)
+                self._write(self.store.delete_chat, self.scope, gone)
         if self.current in names:
             self.make_current(None)
         return names
 
     def _save(self, chat: Chat) -> None:
         if self.store is not None and chat.name in self.chats:
-            self.store.save_chat(
-                self.scope, chat.name, chat.model_id, [t.to_json() for t in chat.turns]
-            )
+            turns = [t.to_json() for t in chat.turns]
+            self._write(self.store.save_chat, self.scope, chat.name, chat.model_id, turns)

@@ -29,6 +29,9 @@ class Context:
         self.session: Session = Session()
         self.cell: str | None = None  # the id of the notebook cell running now, if any
         self.stores: dict[Path, Store] = {}
+        # ``Banana.store`` as last used, and the absolute folder it meant then: re-resolved
+        # only when the setting changes, never on ``%cd``.
+        self.store_root: tuple[str, Path] | None = None
         self.catalogs: dict = {}  # endpoint -> the future of its model list (catalog.py)
         self._engine: Engine | None = None
         self._lock = threading.Lock()

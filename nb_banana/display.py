@@ -94,6 +94,11 @@ def shown(result: Result) -> list[tuple[bytes, str, int]]:
 
 
 def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict]:
+    """The result as one display: pictures, caption, notes, sources and the model's text.
+
+    ``with_text=False`` leaves the text out of every representation, HTML and plain alike,
+    for a caller that shows it on its own (the magic, as Markdown), so it appears once.
+    """
     # Built as one flat list joined once: the base64 pictures are most of the bytes, and
     # each nested f-string or join would copy all of them again.
     columns = min(len(result.outputs), 3)
@@ -121,7 +126,7 @@ def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict
         pieces.append(f'<div style="white-space: pre-wrap; margin-top: 8px;">'
                       f"{html.escape(result.text)}</div>")  # fmt: skip
     pieces.append("</div>")
-    data = {"text/html": "".join(pieces), "text/plain": plain(result)}
+    data = {"text/html": "".join(pieces), "text/plain": plain(result, with_text=with_text)}
     return data, metadata(result)
 
 
@@ -176,11 +181,11 @@ def _link(title: str, uri: str) -> str:
     return f'<a href="{html.escape(uri, quote=True)}" target="_blank" rel="noopener">{label}</a>'
 
 
-def plain(result: Result) -> str:
+def plain(result: Result, *, with_text: bool = True) -> str:
     lines = [f"[{len(result.outputs)} image(s)] {caption(result)}"]
     if result.sources:
         lines.append("sources: " + "; ".join(f"{s.title} <{s.uri}>" for s in result.sources))
-    if result.text:
+    if with_text and result.text:
         lines.append(result.text)
     lines.extend(f"note: {n}" for n in result.all_notes)
     return "\n".join(lines)

@@ -82,3 +82,8 @@ class NoImageError(ReplyError):
 class CancelledError(BananaError):
     def __init__(self) -> None:
         super().__init__("Cancelled: the call was stopped and nothing was changed.")
+
+
+class StoreError(BananaError):
+    """The store folder (``Banana.store``) cannot be read or written; the message names the
+    path and what to do about it."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import stamp
 from .previews import thumbnail_b64
-from .store import Row, Store
+from .store import MissingBlobError, Row, Store
 from .usage import format_usd
 
 _THUMB_PX = 192
@@ -33,9 +33,10 @@ def gallery_html(rows: list[Row], store: Store, query: str) -> str:
 def _card(row: Row, store: Store) -> str:
     entries = [img for reply in row.replies for img in reply["images"]]
     thumbs = "".join(
-        f'<img src="data:image/jpeg;base64,{_thumbnail(store, e)}" '
+        f'<img src="data:image/jpeg;base64,{thumb}" '
         'style="width: 100%; border-radius: 4px; margin-bottom: 4px;"/>'
         for e in entries[:4]
+        if (thumb := _thumbnail(store, e))
     )
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created))
     return (
@@ -47,7 +48,11 @@ def _card(row: Row, store: Store) -> str:
 
 
 def _thumbnail(store: Store, entry: dict) -> str:
-    return thumbnail_b64(store.blob(entry.get("preview") or entry["blob"]), _THUMB_PX)
+    """The card's picture, or "" when its file is gone (the row stays listed)."""
+    try:
+        return thumbnail_b64(store.blob(entry.get("preview") or entry["blob"]), _THUMB_PX)
+    except MissingBlobError:
+        return ""
 
 
 def export(rows: list[Row], store: Store, folder: Path) -> tuple[int, Path]:
@@ -58,7 +63,10 @@ def export(rows: list[Row], store: Store, folder: Path) -> tuple[int, Path]:
         entries = [img for reply in row.replies for img in reply["images"]]
         for number, entry in enumerate(entries, start=1):
             name = f"{row.id:05d}-{number}{Path(entry['blob']).suffix}"
-            data = store.blob(entry["blob"])
+            try:
+                data = store.blob(entry["blob"])
+            except MissingBlobError:  # its file was cleaned away: nothing to export
+                continue
             info = {"prompt": row.prompt, **_settings(row), "generation_id": row.id}
             if name.endswith(".png"):
                 data = stamp.png_with_provenance(data, info)

@@ -47,6 +47,8 @@ _JPEG_QUALITY = 90
 _HEADROOM = 0.9
 # Rows sampled to predict a PNG's size without encoding all of it.
 _SAMPLE_BANDS, _BAND_ROWS = 16, 8
+# A ``str`` ending in one of these that names an existing file is sent as that image.
+IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,26 @@ class EncodedImage:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class NamedFile:
+    """A notebook string that names an image file (``pic = "photos/cat.png"``): ``{pic}``
+    sends the file's image, and the request says so in a note."""
+
+    path: Path
+
+
+def image_file(text: str) -> Path | None:
+    """The image file ``text`` names, if it is one: an existing file, relative to the
+    working folder or absolute, with an image extension. Anything else stays text."""
+    if not text or len(text) > 4096 or "\n" in text or text != text.strip():
+        return None
+    path = Path(text)
+    try:
+        return path if path.suffix.lower() in IMAGE_FILE_SUFFIXES and path.is_file() else None
+    except (OSError, ValueError):  # a name too long for the system, a NUL byte
+        return None
+
+
 def is_image_like(value: object) -> bool:
     """Whether ``{name}`` of this value means "send it as an image" rather than as text.
 
@@ -70,7 +92,7 @@ def is_image_like(value: object) -> bool:
     if isinstance(value, (list, tuple)):
         return bool(value) and all(is_image_like(item) for item in value)
     return (
-        isinstance(value, (Image.Image, bytes, bytearray, memoryview, Path))
+        isinstance(value, (Image.Image, bytes, bytearray, memoryview, Path, NamedFile))
         or _is_ndarray(value)
         or _is_figure(value)
         or _result_outputs(value) is not None
@@ -106,6 +128,12 @@ def _encode_value(value: object, name: str, max_bytes: int) -> EncodedImage:
         return _from_bytes(bytes(value), name, "bytes", max_bytes)
     if isinstance(value, Path):
         return _from_bytes(_read_path(value, name), name, f"file {value.name}", max_bytes)
+    if isinstance(value, NamedFile):
+        data = _read_path(value.path, name)
+        encoded = _from_bytes(data, name, f"file {value.path.name}", max_bytes)
+        said = f"names the image file {value.path}, so it is sent as that image"
+        note = "; ".join(filter(None, [said, encoded.note]))
+        return EncodedImage(**{**encoded.__dict__, "note": note})
     if _is_figure(value):
         return _from_bytes(_figure_png(value), name, "matplotlib figure", max_bytes)
     if isinstance(value, Image.Image):

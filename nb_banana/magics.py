@@ -8,7 +8,9 @@ line, no traceback; ``%banana error`` shows the traceback that was kept.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -47,8 +49,15 @@ class BananaMagics(Magics):
         "-i", "--image", action="append", default=[], metavar="NAME",
         help="attach the image(s) held by this variable (repeatable)",
     )  # fmt: skip
-    @argument("--save", metavar="PATH", help="save to a file, or into a folder for several")
-    @argument("--overwrite", action="store_true", help="let --save replace existing files")
+    @argument(
+        "--save", metavar="PATH",
+        help="save to a file (several images: FILE-1.png, FILE-2.png, …), or into a folder "
+        "(numbered after the files already there)",
+    )  # fmt: skip
+    @argument(
+        "--overwrite", action="store_true",
+        help="let --save replace existing files (in a folder: number from 1 again)",
+    )  # fmt: skip
     @argument(
         "--search", nargs="?", const="web", default=None, metavar="web|image|web,image",
         help="Google Search grounding: web (alone: the default), image search, or both (flash; "
@@ -59,7 +68,9 @@ class BananaMagics(Magics):
     @argument(
         "-c", "--chat", nargs="?", const="", default=None, metavar="NAME[@K]",
         help="continue the current chat, or the chat NAME (started if new); NAME@K branches "
-        "a new thread from turn K of NAME",
+        "a new thread from turn K of NAME. On the %%banana line, the word after -c is the "
+        "chat's name when a chat of that name exists or it is NAME@K, else the prompt's "
+        "first word; -c=NAME always names the chat",
     )  # fmt: skip
     @argument(
         "--pick", type=int, metavar="K", help="with -c: continue from image K of the last turn"
@@ -75,7 +86,9 @@ class BananaMagics(Magics):
         %%banana -c continues it ("now make it winter"). The result is displayed and bound
         to _banana (and to -o NAME).
 
-        Line forms: %banana PROMPT (options first), and the commands
+        Line forms: %banana PROMPT (options first; %banana -c house a red door continues
+        the chat house if there is one, %banana -c=house a red door starts it if not),
+        and the commands
         %banana key | offline [--if-no-key] | online | models | settings | error |
         history [TEXT] | export FOLDER | usage | chats | chat [NAME] | undo [NAME] |
         reset NAME|--all.
@@ -85,6 +98,9 @@ class BananaMagics(Magics):
         except BananaError as exc:
             session().remember_error(exc)
             raise UsageError(secrets.redact(str(exc))) from None
+        except Exception as exc:  # a bug, or an odd value: its traceback for %banana error
+            session().remember_error(exc)
+            raise
 
     def _dispatch(self, line: str, cell: str | None) -> None:
         word, _, rest = line.strip().partition(" ")
@@ -93,7 +109,7 @@ class BananaMagics(Magics):
             SUBCOMMANDS[word](self.shell, rest.strip())
             return
         if cell is None:
-            line, cell = split_options(_parser(), line)
+            line, cell = split_options(_parser(), line, is_chat=_is_chat_name)
         try:
             args = parse_argstring(self.banana, line)
         except ValueError as exc:  # shlex, on an unmatched quote
@@ -105,7 +121,9 @@ class BananaMagics(Magics):
     def _generate(self, args: argparse.Namespace, text: str) -> None:
         from . import turns
         from .context import context
+        from .request import check_count
 
+        check_count(args.count)
         if args.pick is not None and args.chat is None:
             raise OptionError("--pick goes with -c: it picks which image the chat continues from.")
         if args.out and not args.out.isidentifier():
@@ -170,7 +188,7 @@ class BananaMagics(Magics):
             handle.update(data, metadata=meta, raw=True)
         else:
             display(data, metadata=meta, raw=True)
-        if result.text:
+        if result.text:  # the bundle left it out: shown once, as Markdown or as plain text
             display({"text/markdown": result.text, "text/plain": result.text}, raw=True)
 
     def _finish(self, result: Result, args: argparse.Namespace) -> None:
@@ -179,9 +197,9 @@ class BananaMagics(Magics):
         if args.out:
             ns[args.out] = result
         if args.save:
-            saved = result.save(args.save, overwrite=args.overwrite)
-            where = saved[0] if len(saved) == 1 else f"{len(saved)} images in {saved[0].parent}"
-            print(f"Saved {where}")
+            from .result import saved_line
+
+            print(saved_line(result.save(args.save, overwrite=args.overwrite)))
 
 
 def watch_cells(shell: Any) -> None:
@@ -203,8 +221,16 @@ def _parser() -> argparse.ArgumentParser:
     return BananaMagics.banana.parser
 
 
-def split_options(parser: argparse.ArgumentParser, line: str) -> tuple[str, str]:
-    """Split ``%banana -n 2 a cat's hat`` into options and prompt without shell-quoting it."""
+def split_options(
+    parser: argparse.ArgumentParser,
+    line: str,
+    is_chat: Callable[[str], bool] = lambda word: False,
+) -> tuple[str, str]:
+    """Split ``%banana -n 2 a cat's hat`` into options and prompt without shell-quoting it.
+
+    ``is_chat`` says whether a word names a chat, so that ``-c house a red door`` continues
+    the chat house while ``-c make it winter`` continues the current chat.
+    """
     rest = line.strip()
     taken: list[str] = []
     while rest.startswith("-"):
@@ -217,7 +243,7 @@ def split_options(parser: argparse.ArgumentParser, line: str) -> tuple[str, str]
         if "=" in token or isinstance(action, _FLAG_ACTIONS):
             continue
         if action.nargs is None or (
-            action.nargs == "?" and _is_value_of(action, rest.split(" ", 1)[0])
+            action.nargs == "?" and _is_value_of(action, rest.split(" ", 1)[0], is_chat)
         ):
             value, rest = _next_word(rest)
             taken.append(shlex.quote(value))
@@ -227,15 +253,29 @@ def split_options(parser: argparse.ArgumentParser, line: str) -> tuple[str, str]
 _FLAG_ACTIONS = (argparse._StoreTrueAction, argparse._StoreConstAction)
 
 
-def _is_value_of(action: argparse.Action, word: str) -> bool:
+def _is_value_of(action: argparse.Action, word: str, is_chat: Callable[[str], bool]) -> bool:
     """Whether ``word`` is the value of an option whose value is optional (``--search
-    image a fox``) rather than the prompt's first word (``--search a fox``)."""
-    if action.nargs != "?" or "--search" not in action.option_strings:
+    image a fox``, ``-c house a red door``) rather than the prompt's first word (``--search
+    a fox``, ``-c make it winter``)."""
+    if action.nargs != "?":
+        return False
+    if "--chat" in action.option_strings:
+        return bool(_BRANCH.fullmatch(word)) or is_chat(word)
+    if "--search" not in action.option_strings:
         return False
     try:
         return bool(normalise_search(word))
     except ValueError:
         return False
+
+
+# ``-c NAME@K`` (or ``-c @K``, the current chat): a branch, never a prompt's first word.
+_BRANCH = re.compile(r"[^\s@]*@\d+")
+
+
+def _is_chat_name(word: str) -> bool:
+    """A chat of this name exists in the notebook (read only when a line has ``-c``)."""
+    return word in session().chats.chats
 
 
 def _next_word(text: str) -> tuple[str, str]:

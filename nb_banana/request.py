@@ -86,6 +86,8 @@ def _resolve_ref(name: str, namespace: Mapping[str, object]) -> Item:
     value = namespace[name]
     if images.is_image_like(value):
         return (name, value)
+    if isinstance(value, str) and (path := images.image_file(value)) is not None:
+        return (name, images.NamedFile(path))
     if inspect.ismodule(value) or inspect.isroutine(value) or inspect.isclass(value):
         kind = "module" if inspect.ismodule(value) else "function or class"
         raise PromptError(
@@ -105,16 +107,24 @@ def build_request(
     search: tuple[str, ...] | str | bool = (),
     thoughts: bool = False,
     thinking: str = "",
+    defaults: frozenset[str] = frozenset(),
 ) -> Request:
     """Validate options for the model, encode the images, and assemble the parts in order.
 
     A shut-down model is replaced by its successor here, so every face says so alike.
+    ``defaults`` names the options (``aspect``, ``size``, ``thinking``, ``thoughts``) whose
+    value came from the notebook-wide settings rather than the cell: one the model cannot
+    honour is replaced by what it can, with a one-line note, instead of being refused.
     """
     spec, replaced_note = _model(model)
+    aspect, size, thinking, thoughts, dropped = _honour_defaults(
+        spec, defaults, aspect, size, thinking, thoughts
+    )
     options = _check_options(spec, aspect, size, count, search, thoughts, thinking)
     parts = _encode_parts(items)
     _check_parts(spec, parts)
-    notes = [p.image.note for p in parts if isinstance(p, ImagePart) and p.image.note]
+    notes = [*dropped]
+    notes += [p.image.note for p in parts if isinstance(p, ImagePart) and p.image.note]
     if replaced_note:
         notes.insert(0, replaced_note)
     if not spec.known:
@@ -123,6 +133,51 @@ def build_request(
         spec, tuple(parts), *options, notes=tuple(notes),
         replaced=model.strip() if replaced_note else "",
     )  # fmt: skip
+
+
+def check_count(count: int | None) -> None:
+    """Refuse a count outside 1–16 (``None`` means "not given": the settings' count)."""
+    if count is not None and not 1 <= count <= 16:
+        raise OptionError(f"-n/--count must be between 1 and 16, not {count}.")
+
+
+def _honour_defaults(
+    spec: ModelSpec,
+    defaults: frozenset[str],
+    aspect: str,
+    size: str,
+    thinking: str,
+    thoughts: bool,
+) -> tuple[str, str, str, bool, list[str]]:
+    """Settings the model cannot honour, swapped for what it can: a notebook-wide default
+    (``%config Banana.size = "2K"``) must not make every call to a smaller model fail."""
+    notes: list[str] = []
+    if not spec.known or not defaults:
+        return aspect, size, thinking, thoughts, notes
+
+    def instead(option: str, value: object, used: object, said: str = "") -> None:
+        notes.append(
+            f"Banana.{option} = {value} is not available on {spec.id}: using {said or used}."
+        )
+
+    try:
+        size_sent, aspect_sent = normalise_size(size), normalise_aspect(aspect)
+        thinking_sent = normalise_thinking(thinking)
+    except ValueError:
+        return aspect, size, thinking, thoughts, notes  # refused by _check_options, as typed
+    if "size" in defaults and size_sent not in spec.sizes and spec.sizes:
+        size = "1K" if "1K" in spec.sizes else spec.sizes[0]
+        instead("size", size_sent, size)
+    if "aspect" in defaults and aspect_sent not in spec.aspects and spec.aspects:
+        aspect = "1:1" if "1:1" in spec.aspects else spec.aspects[0]
+        instead("aspect", aspect_sent, aspect)
+    if "thinking" in defaults and thinking_sent and thinking_sent not in spec.thinking_levels:
+        thinking = ""
+        instead("thinking", thinking_sent, "", "the model's own level")
+    if "thoughts" in defaults and thoughts and not spec.thinking:
+        thoughts = False
+        instead("thoughts", True, False)
+    return aspect, size, thinking, thoughts, notes
 
 
 def _model(name: str) -> tuple[ModelSpec, str]:
@@ -149,8 +204,7 @@ def _check_options(
         thinking = normalise_thinking(thinking)
     except ValueError as exc:
         raise OptionError(str(exc)) from None
-    if not 1 <= count <= 16:
-        raise OptionError(f"-n/--count must be between 1 and 16, not {count}.")
+    check_count(count)
     _check_taken(spec, "makes", f"{size} images", size, spec.sizes, "-s", lambda m: m.sizes)
     _check_taken(spec, "takes", f"the aspect ratio {aspect}", aspect, spec.aspects, "-a",
                  lambda m: m.aspects)  # fmt: skip

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -101,13 +103,16 @@ class Result:
         return notes
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> list[Path]:
-        """Write the images: to ``path`` for one image, into folder ``path`` for several.
+        """Write the images: to file ``path`` (several: ``FILE-1.png``, ``FILE-2.png``, …),
+        or into folder ``path`` (an existing folder, a name without an extension, or one
+        ending in ``/``) as ``banana-N``, numbered on from the files already there.
 
-        The file's extension picks the format (converted if it differs from the reply's);
-        an existing file (or link) is kept unless ``overwrite`` is true, and nothing is
-        written if any target clashes. A disk or permission failure is a ``BananaError``.
+        The file's extension picks the format (converted if it differs from the reply's).
+        An existing file (or link) is kept unless ``overwrite`` is true (which, in a folder,
+        numbers from 1 again), and nothing is written if any target clashes. A disk or
+        permission failure is a ``BananaError``.
         """
-        targets = self._targets(Path(path).expanduser())
+        targets = self._targets(Path(path).expanduser(), _is_folder(path), overwrite)
         clashes = [t for t in targets if t.exists() or t.is_symlink()]
         if clashes and not overwrite:
             raise BananaError(
@@ -142,12 +147,14 @@ class Result:
             "tool": f"nb_banana {__version__}",
         }
 
-    def _targets(self, path: Path) -> list[Path]:
+    def _targets(self, path: Path, folder: bool, overwrite: bool) -> list[Path]:
         outs = self.outputs
-        if len(outs) == 1 and not path.is_dir() and path.suffix:
-            return [path]
-        folder = path
-        return [folder / f"banana-{i + 1}{_EXTENSIONS.get(o.mime_type, '.png')}"
+        if not folder:
+            if len(outs) == 1:
+                return [path]
+            return [path.with_name(f"{path.stem}-{i + 1}{path.suffix}") for i in range(len(outs))]
+        first = 1 if overwrite else _next_number(path)
+        return [path / f"banana-{first + i}{_EXTENSIONS.get(o.mime_type, '.png')}"
                 for i, o in enumerate(outs)]  # fmt: skip
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
@@ -161,6 +168,33 @@ class Result:
             f"<nb_banana.Result {len(self.outputs)} image(s) [{sizes}] from "
             f"{self.request.model.id}, {self.elapsed:.1f} s, ~{usage_mod.format_usd(self.cost)}>"
         )
+
+
+def saved_line(paths: list[Path]) -> str:
+    """What a save says: the file, or how many and the first and last of them."""
+    if len(paths) == 1:
+        return f"Saved {paths[0]}"
+    return f"Saved {len(paths)} images: {paths[0]} … {paths[-1].name}"
+
+
+def _is_folder(path: str | Path) -> bool:
+    """``out/``, an existing folder, or a name with no extension: a folder to save into."""
+    text = os.fspath(path)
+    full = Path(text).expanduser()
+    return text.endswith(("/", os.sep)) or full.is_dir() or not full.suffix
+
+
+_NUMBERED = re.compile(r"banana-(\d+)\.[^.]+")
+
+
+def _next_number(folder: Path) -> int:
+    """One past the highest ``banana-N`` already in ``folder`` (links count), else 1."""
+    try:
+        names = [entry.name for entry in os.scandir(folder)]
+    except OSError:  # not there yet (it is made when written), or not a folder
+        return 1
+    numbers = [int(m.group(1)) for name in names if (m := _NUMBERED.fullmatch(name))]
+    return max(numbers, default=0) + 1
 
 
 def _write_image(out: OutImage, target: Path, info: dict[str, Any]) -> None:

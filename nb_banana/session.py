@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from . import secrets
 from .chat import Chats, notebook_scope
+from .errors import StoreError
 
 if TYPE_CHECKING:
     from .result import Result
@@ -32,10 +33,15 @@ class Session:
         """The notebook's chats, loaded from the store on first use (so they survive restarts)."""
         with _LOADING:  # the panel's worker and the kernel's thread may both be first
             if self._chats is None:
+                from .context import context
                 from .settings import settings
                 from .store import open_store_or_none
 
-                self._chats = Chats(open_store_or_none(settings().store), notebook_scope())
+                store = open_store_or_none(settings().store)
+                try:
+                    self._chats = Chats(store, notebook_scope(store, context().cell))
+                except StoreError:  # unreadable: this kernel's chats live in memory
+                    self._chats = Chats(None, notebook_scope())
             return self._chats
 
     def account(self, result: Result) -> None:

@@ -11,22 +11,30 @@ Layout of a store folder (default ``.nb_banana/`` beside the notebook)::
 
 A row is inserted only after its blobs are in place, so a crash at any point leaves a
 readable store (at worst an orphan temp file or blob). The API key is never written here.
+
+The store heals: a folder deleted while the kernel runs is made again on the next use (the
+chats the kernel holds are written back, ``Store.on_reopen``), a missing image file is a
+``MissingBlobError`` (the cache treats it as a miss), and every other failure is a
+``StoreError`` whose one line names the folder and the fix.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from .errors import StoreError
 from .files import atomic_write
 
 _SCHEMA = """
@@ -43,7 +51,8 @@ CREATE TABLE IF NOT EXISTS generations (
     cost REAL NOT NULL,
     elapsed REAL NOT NULL,
     chat TEXT,
-    turn INTEGER
+    turn INTEGER,
+    endpoint TEXT
 );
 CREATE INDEX IF NOT EXISTS generations_cache_key ON generations (cache_key, id);
 CREATE TABLE IF NOT EXISTS chats (
@@ -67,6 +76,24 @@ CREATE TABLE IF NOT EXISTS cells (
 );
 """
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+# Which endpoint answered (``cache.endpoint_class``): "gemini", "simulator" or a base URL.
+# Rows written before the column existed hold NULL and count as "gemini", except those the
+# migration recognised as the simulator's by its thought signatures ("nbsim1:", base64).
+REAL_SERVICE = "gemini"
+SIMULATOR = "simulator"
+_SIMULATOR_SIGNATURE = '%"thought_signature": "bmJzaW0x%'
+_ENDPOINT = f"COALESCE(endpoint, '{REAL_SERVICE}')"
+
+
+class MissingBlobError(StoreError):
+    """An image file a row or a chat turn names is gone (the folder was cleaned)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"The image file {path} is missing from the store (was the folder cleaned?): "
+            "run the cell again to ask anew."
+        )
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,12 @@ class Row:
     elapsed: float
     chat: str | None
     turn: int | None
+    endpoint: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every sample asked for came back: only then may it answer a re-run."""
+        return len(self.replies) >= int(self.request.get("count") or 1)
 
 
 @dataclass(frozen=True)
@@ -96,30 +129,71 @@ class Totals:
     cost: float
 
 
+_T = TypeVar("_T")
+
+
+def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Heal a deleted folder first; turn OS and SQLite failures into one-line ``StoreError``s."""
+
+    @functools.wraps(method)
+    def guarded(self: Store, *args: Any, **kwargs: Any) -> _T:
+        try:
+            self._ensure()
+            return method(self, *args, **kwargs)
+        except StoreError:
+            raise
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(explain(self.root, exc)) from exc
+
+    return guarded
+
+
 class Store:
     """One store folder; safe to share between threads and between processes."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.blobs = root / "blobs"
-        self.blobs.mkdir(parents=True, exist_ok=True)
+        self._file = root / "store.sqlite"
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            root / "store.sqlite", timeout=60, check_same_thread=False, isolation_level=None
-        )
-        _set_up(self._db)
+        # Called (outside the lock) after a deleted folder was made again: the chats write
+        # themselves back.
+        self.on_reopen: list[Callable[[], None]] = []
+        self._db = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self._file, timeout=60, check_same_thread=False, isolation_level=None)
+        _set_up(db)
+        return db
+
+    def _ensure(self) -> None:
+        """Make the folder again if it was deleted (``rm -rf .nb_banana`` mid-session)."""
+        if self._file.exists() and self.blobs.is_dir():
+            return
+        reopened = False
+        with self._lock:
+            if not self._file.exists():
+                with suppress(sqlite3.Error):
+                    self._db.close()
+                self._db = self._connect()
+                reopened = True
+            self.blobs.mkdir(parents=True, exist_ok=True)
+        for write_back in list(self.on_reopen) if reopened else ():
+            write_back()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
+    @_guarded
     def put_blob(self, data: bytes, mime_type: str) -> str:
         """Write ``data`` once under its hash; returns the file name relative to ``blobs/``."""
         digest = hashlib.sha256(data).hexdigest()
         name = f"{digest[:2]}/{digest}{_EXTENSIONS.get(mime_type, '.bin')}"
         target = self.blobs / name
         if not target.exists():
-            target.parent.mkdir(exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(target, data)
         return name
 
@@ -131,19 +205,24 @@ class Store:
         with ThreadPoolExecutor(max_workers=min(4, len(items))) as pool:
             return list(pool.map(lambda item: self.put_blob(*item), items))
 
+    @_guarded
     def blob(self, name: str) -> bytes:
-        return (self.blobs / name).read_bytes()
+        try:
+            return (self.blobs / name).read_bytes()
+        except FileNotFoundError:
+            raise MissingBlobError(self.blobs / name) from None
 
     def blob_path(self, name: str) -> Path:
         return self.blobs / name
 
+    @_guarded
     def record(self, row: dict[str, Any]) -> int:
         """Insert a generation whose blobs are already written; returns its id."""
         with self._lock, self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO generations (created, cache_key, model, prompt, request, replies,"
-                " images, tokens, cost, elapsed, chat, turn)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " images, tokens, cost, elapsed, chat, turn, endpoint)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.get("created", time.time()),
                     row["cache_key"],
@@ -157,19 +236,24 @@ class Store:
                     row["elapsed"],
                     row.get("chat"),
                     row.get("turn"),
+                    row.get("endpoint", REAL_SERVICE),
                 ),
             )
             return int(cursor.lastrowid or 0)
 
-    def lookup(self, cache_key: str) -> Row | None:
-        """The newest generation made for exactly this request, if any."""
+    @_guarded
+    def lookup(self, cache_key: str, endpoint: str = REAL_SERVICE) -> Row | None:
+        """The newest complete generation made for exactly this request by this endpoint
+        class; one with a failed or refused sample is history, never an answer."""
         with self._lock:
             found = self._db.execute(
-                "SELECT * FROM generations WHERE cache_key = ? ORDER BY id DESC LIMIT 1",
-                (cache_key,),
-            ).fetchone()
-        return _row(found) if found else None
+                f"SELECT * FROM generations WHERE cache_key = ? AND {_ENDPOINT} = ?"
+                " ORDER BY id DESC LIMIT 20",
+                (cache_key, endpoint),
+            ).fetchall()
+        return next((row for row in map(_row, found) if row.complete), None)
 
+    @_guarded
     def search(self, text: str = "", limit: int = 50) -> list[Row]:
         """Newest first; ``text`` matches anywhere in the prompt or the model id."""
         like = f"%{text}%"
@@ -181,6 +265,7 @@ class Store:
             ).fetchall()
         return [_row(r) for r in rows]
 
+    @_guarded
     def totals(self) -> Totals:
         with self._lock:
             row = self._db.execute(
@@ -188,10 +273,31 @@ class Store:
             ).fetchone()
         return Totals(int(row[0]), int(row[1]), int(row[2]), float(row[3]))
 
+    @_guarded
+    def totals_by_endpoint(self) -> dict[str, Totals]:
+        """The totals split by who answered: "gemini", "simulator", or a custom base URL."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_ENDPOINT}, COUNT(*), TOTAL(images), TOTAL(tokens), TOTAL(cost)"
+                " FROM generations GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        return {r[0]: Totals(int(r[1]), int(r[2]), int(r[3]), float(r[4])) for r in rows}
+
+    @_guarded
+    def billed_cost(self) -> float:
+        """Estimated spending that may have been billed: every endpoint but the simulator."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT TOTAL(cost) FROM generations WHERE {_ENDPOINT} != ?", (SIMULATOR,)
+            ).fetchone()
+        return float(row[0])
+
+    @_guarded
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
 
+    @_guarded
     def load_chats(self, scope: str) -> tuple[dict[str, tuple[str, list[dict]]], str | None]:
         """Every chat of a notebook: name -> (model, turn documents in order); and the current."""
         with self._lock:
@@ -210,6 +316,41 @@ class Store:
                 loaded[chat][1].append(json.loads(turn))
         return loaded, current[0] if current else None
 
+    @_guarded
+    def has_chats(self, scope: str) -> bool:
+        with self._lock:
+            found = self._db.execute("SELECT 1 FROM chats WHERE scope = ? LIMIT 1", (scope,))
+            return found.fetchone() is not None
+
+    @_guarded
+    def scope_of_cell(self, cell: str, other_than: str) -> str | None:
+        """The notebook scope (not ``other_than``) that last recorded a turn made by ``cell``:
+        how a renamed notebook, or one run headless, finds its chats again."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT scope FROM cells WHERE cell = ? AND scope != ? ORDER BY rowid DESC LIMIT 1",
+                (cell, other_than),
+            ).fetchone()
+        return found[0] if found else None
+
+    @_guarded
+    def copy_scope(self, source: str, target: str) -> None:
+        """Copy a notebook's chats, current chat and cells to another scope (a renamed copy
+        keeps its own; the original keeps theirs)."""
+        with self._lock, self._transaction():
+            for table, columns in (
+                ("chats", "name, model, created"),
+                ("turns", "chat, number, turn"),
+                ("current_chat", "name"),
+                ("cells", "cell, option, chat, turn"),
+            ):
+                self._db.execute(
+                    f"INSERT OR IGNORE INTO {table} (scope, {columns}) "
+                    f"SELECT ?, {columns} FROM {table} WHERE scope = ?",
+                    (target, source),
+                )
+
+    @_guarded
     def save_chat(self, scope: str, name: str, model: str, turns: list[dict]) -> None:
         """Replace a chat's turns in one transaction (a branch or a reset is one change)."""
         with self._lock, self._transaction():
@@ -223,17 +364,20 @@ class Store:
                 [(scope, name, i + 1, json.dumps(t)) for i, t in enumerate(turns)],
             )
 
+    @_guarded
     def delete_chat(self, scope: str, name: str) -> None:
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM chats WHERE scope = ? AND name = ?", (scope, name))
             self._db.execute("DELETE FROM turns WHERE scope = ? AND chat = ?", (scope, name))
 
+    @_guarded
     def set_current_chat(self, scope: str, name: str | None) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO current_chat (scope, name) VALUES (?, ?)", (scope, name)
             )
 
+    @_guarded
     def load_cells(self, scope: str) -> dict[str, tuple[str, str, int]]:
         """Which notebook cell made which chat turn: cell id -> (chat option, chat, turn)."""
         with self._lock:
@@ -242,6 +386,7 @@ class Store:
             ).fetchall()
         return {cell: (option, chat, int(turn)) for cell, option, chat, turn in rows}
 
+    @_guarded
     def save_cell(self, scope: str, cell: str, option: str, chat: str, turn: int) -> None:
         with self._lock:
             self._db.execute(
@@ -273,11 +418,39 @@ def _set_up(db: sqlite3.Connection) -> None:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
+            _migrate(db)
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the ``endpoint`` column to a store made before it, once, in one transaction.
+
+    Old rows stay NULL (counted as the real service, so an old notebook re-runs free) unless
+    their replies carry the simulator's thought signatures: those are marked "simulator",
+    so a placeholder is never served as a real answer nor counted against a budget.
+    """
+    if "endpoint" in _columns(db):
+        return
+    db.execute("BEGIN IMMEDIATE")  # another kernel may be migrating the same store
+    try:
+        if "endpoint" not in _columns(db):
+            db.execute("ALTER TABLE generations ADD COLUMN endpoint TEXT")
+            db.execute(
+                "UPDATE generations SET endpoint = ? WHERE replies LIKE ?",
+                (SIMULATOR, _SIMULATOR_SIGNATURE),
+            )
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _columns(db: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in db.execute("PRAGMA table_info(generations)")}
 
 
 def _row(values: tuple) -> Row:
@@ -300,6 +473,20 @@ def resolve_root(setting: str) -> Path:
     return Path(setting).expanduser().resolve()
 
 
+def explain(root: Path, exc: BaseException) -> str:
+    """One line for a store failure: the folder, what went wrong, and the fix."""
+    where, elsewhere = f"The store {root}", "or point %config Banana.store at another folder"
+    if root.exists() and not root.is_dir():
+        return (f"The store {root} is a file, not a folder: move the file away, or point "
+                "%config Banana.store at a folder.")  # fmt: skip
+    if isinstance(exc, PermissionError) or "readonly" in str(exc) or "read-only" in str(exc):
+        return f"{where} cannot be written (permission denied): make it writable, {elsewhere}."
+    if getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc):
+        return f"{where} cannot be written: the disk is full; free some space, {elsewhere}."
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"The store {root} failed ({reason}): check the folder, {elsewhere}."
+
+
 _open_lock = threading.Lock()
 
 
@@ -307,17 +494,27 @@ def open_store_or_none(setting: str) -> Store | None:
     """The store, or ``None`` when its folder cannot be used (read-only, full): work goes on."""
     try:
         return open_store(setting)
-    except (OSError, sqlite3.Error):
+    except StoreError:
         return None
 
 
 def open_store(setting: str) -> Store:
-    """The ``Store`` for a setting, opened once per kernel."""
+    """The ``Store`` for a setting, opened once per kernel.
+
+    A relative setting (the default ``.nb_banana``) is resolved against the working folder
+    when first used, and again only when ``Banana.store`` changes, so ``%cd`` does not split
+    the notebook's store in two.
+    """
     from .context import context
 
-    root = resolve_root(setting)
-    stores = context().stores
+    ctx = context()
     with _open_lock:
-        if root not in stores:
-            stores[root] = Store(root)
-        return stores[root]
+        if ctx.store_root is None or ctx.store_root[0] != setting:
+            ctx.store_root = (setting, resolve_root(setting))
+        root = ctx.store_root[1]
+        if root not in ctx.stores:
+            try:
+                ctx.stores[root] = Store(root)
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreError(explain(root, exc)) from exc
+        return ctx.stores[root]

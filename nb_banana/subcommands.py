@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,10 @@ def history(shell: Any, rest: str) -> None:
     from .history import gallery_html
     from .store import open_store
 
+    text = " ".join(_words(rest))
     store = open_store(settings().store)
-    rows = store.search(rest, limit=60)
-    display({"text/html": gallery_html(rows, store, rest),
+    rows = store.search(text, limit=60)
+    display({"text/html": gallery_html(rows, store, text),
              "text/plain": "\n".join(f"#{r.id} {r.model} {r.prompt[:70]}" for r in rows)},
             raw=True)  # fmt: skip
 
@@ -80,10 +82,14 @@ def export(shell: Any, rest: str) -> None:
     from .history import export as export_rows
     from .store import open_store
 
-    if not rest:
-        raise OptionError("Say where to export: %banana export FOLDER")
+    words = _words(rest)
+    if len(words) != 1:
+        raise OptionError(
+            "Say where to export, as one folder: %banana export FOLDER (quote a name with "
+            'spaces: %banana export "my exports").'
+        )
     store = open_store(settings().store)
-    count, folder = export_rows(store.search(limit=1_000_000), store, Path(rest).expanduser())
+    count, folder = export_rows(store.search(limit=1_000_000), store, Path(words[0]).expanduser())
     print(f"Exported {count} images with index.json and index.csv to {folder}")
 
 
@@ -92,7 +98,8 @@ def usage(shell: Any, rest: str) -> None:
     from .store import open_store
 
     s = session()
-    totals = open_store(settings().store).totals()
+    store = open_store(settings().store)
+    totals, split = store.totals(), store.totals_by_endpoint()
     budget = settings().budget_usd
     lines = [
         f"This kernel: {s.calls} calls, {s.images} images, {s.tokens:,} tokens, "
@@ -100,9 +107,18 @@ def usage(shell: Any, rest: str) -> None:
         f"Store {settings().store}: {totals.generations} generations, {totals.images} images, "
         f"{totals.tokens:,} tokens, ~{format_usd(totals.cost)} in all",
     ]
+    for endpoint, part in split.items():
+        lines.append(
+            f"  {_ENDPOINT_NAMES.get(endpoint, endpoint)}: {part.generations} generations, "
+            f"{part.images} images, ~{format_usd(part.cost)}"
+        )
     if budget:
-        lines.append(f"Budget: {format_usd(budget)}, {format_usd(budget - totals.cost)} left")
+        left = format_usd(budget - store.billed_cost())
+        lines.append(f"Budget: {format_usd(budget)}, {left} left (the simulator's not counted)")
     print("\n".join(lines))
+
+
+_ENDPOINT_NAMES = {"gemini": "Gemini", "simulator": "simulator (placeholders, not billed)"}
 
 
 def list_chats(shell: Any, rest: str) -> None:
@@ -116,12 +132,12 @@ def show_chat(shell: Any, rest: str) -> None:
     """The timeline of one chat (the current one without a name)."""
     from .timeline import timeline_html, timeline_text
 
-    chat = _named_or_current(rest)
+    chat = _named_or_current(_one_name(rest))
     display({"text/html": timeline_html(chat), "text/plain": timeline_text(chat)}, raw=True)
 
 
 def undo(shell: Any, rest: str) -> None:
-    chat = _named_or_current(rest)
+    chat = _named_or_current(_one_name(rest))
     dropped = chat.undo()
     print(f"Dropped turn {len(chat.turns) + 1} of '{chat.name}' ({dropped.prompt[:60]!r}); "
           f"the next -c continues from turn {len(chat.turns)}.")  # fmt: skip
@@ -129,9 +145,10 @@ def undo(shell: Any, rest: str) -> None:
 
 def reset(shell: Any, rest: str) -> None:
     chats = session().chats
-    if not rest:
+    name = _one_name(rest)
+    if not name:
         raise OptionError("Say which chat to forget: %banana reset NAME, or --all.")
-    forgotten = chats.reset(None if rest == "--all" else rest)
+    forgotten = chats.reset(None if name == "--all" else name)
     print(f"Forgot {', '.join(forgotten) or 'nothing'}.")
 
 
@@ -140,6 +157,24 @@ def panel(shell: Any, rest: str) -> None:
     from .panel import panel as show_panel
 
     show_panel()
+
+
+def _words(rest: str) -> list[str]:
+    """A subcommand's arguments as a shell would split them: quotes group, and go."""
+    try:
+        return shlex.split(rest)
+    except ValueError as exc:
+        raise OptionError(
+            f"Cannot read {rest!r} ({str(exc).lower()}): close the quote, e.g. "
+            '%banana export "my exports".'
+        ) from None
+
+
+def _one_name(rest: str) -> str:
+    words = _words(rest)
+    if len(words) > 1:
+        raise OptionError(f"One chat name, please, not {len(words)} words ({rest}).")
+    return words[0] if words else ""
 
 
 def _named_or_current(name: str) -> Chat:

@@ -17,22 +17,21 @@ cache key instead, walking the thread from its first turn (``Chat.position``).
 from __future__ import annotations
 
 import concurrent.futures
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cache, offline
+from . import cache
 from .budget import check_budget
 from .chat import Chat, Chats
-from .errors import ApiError, BananaError, OptionError
+from .errors import ApiError, BananaError, OptionError, StoreError
 from .previews import make_previews
 from .request import Item, Request, build_request
 from .result import Result
 from .session import session
 from .settings import settings
-from .store import Row, Store, open_store_or_none
+from .store import SIMULATOR, Row, Store, open_store_or_none
 from .usage import estimate_before
 
 
@@ -71,6 +70,7 @@ class Plan:
     history: list[Any]
     keys: tuple[str, ...]
     new: bool  # the chat is not registered yet: ``commit`` adds it
+    endpoint: str = "gemini"  # who answers (``cache.endpoint_class``): part of the key
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -94,20 +94,21 @@ def plan(ask: Ask) -> Plan:
     book = chats()
     with book.lock:
         chat, at, new = _target(ask, book)
+        endpoint = cache.endpoint_class()
         try:
             request = _request(ask, chat, at)
             if chat is not None:
                 chat.check_model(request.model.id)
+            history = chat.history(ask.pick, upto=at) if chat else []
         except BaseException:
             if new and chat is not None:
                 book.release(chat)
             raise
-        history = chat.history(ask.pick, upto=at) if chat else []
-        keys = cache.keys_for(request, history)
+        keys = cache.keys_for(request, history, endpoint)
         if chat is not None and not ask.cell and not ask.fresh:
-            chat, at, new = _rerun_by_key(ask, book, chat, at, new, request, keys)
+            chat, at, new = _rerun_by_key(ask, book, chat, at, new, request, keys, endpoint)
             history = chat.history(ask.pick, upto=at)
-        return Plan(ask, request, chat, at, history, keys, new)
+        return Plan(ask, request, chat, at, history, keys, new, endpoint)
 
 
 def _target(ask: Ask, book: Chats) -> tuple[Chat | None, int, bool]:
@@ -150,21 +151,32 @@ def _chat_option(ask: Ask) -> str:
 
 
 def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
-    """Fill unset options from the thread (a follow-up keeps its shape) or the settings."""
+    """Fill unset options from the thread (a follow-up keeps its shape) or the settings.
+
+    An option filled from the notebook-wide settings that the model cannot honour is
+    dropped with a note (``defaults``); one the cell or the thread chose is refused.
+    """
     s = settings()
     before = chat.turns[at - 1].options if chat is not None and 0 < at <= len(chat.turns) else {}
     model = ask.model or (chat.model_id if chat is not None and chat.turns else s.model)
-    request = build_request(
+    chosen = {
+        "aspect": ask.aspect or before.get("aspect"),
+        "size": ask.size or before.get("size"),
+        "thinking": ask.thinking if ask.thinking is not None else before.get("thinking"),
+        "thoughts": ask.thoughts,
+    }
+    defaults = frozenset(name for name, value in chosen.items() if value is None)
+    return build_request(
         [_utf8_safe(item) if isinstance(item, str) else item for item in ask.items],
         model=model,
-        aspect=ask.aspect or before.get("aspect") or s.aspect,
-        size=ask.size or before.get("size") or s.size,
-        count=ask.count or s.count,
+        aspect=chosen["aspect"] or s.aspect,
+        size=chosen["size"] or s.size,
+        count=s.count if ask.count is None else ask.count,
         search=ask.search,
         thoughts=s.thoughts if ask.thoughts is None else ask.thoughts,
-        thinking=ask.thinking if ask.thinking is not None else before.get("thinking", s.thinking),
+        thinking=s.thinking if chosen["thinking"] is None else chosen["thinking"],
+        defaults=defaults,
     )
-    return request
 
 
 def _utf8_safe(text: str) -> str:
@@ -179,7 +191,7 @@ def _utf8_safe(text: str) -> str:
 
 def _rerun_by_key(
     ask: Ask, book: Chats, chat: Chat, at: int, new: bool, request: Request,
-    keys: tuple[str, ...],
+    keys: tuple[str, ...], endpoint: str,
 ) -> tuple[Chat, int, bool]:  # fmt: skip
     """Without a cell id: recognise a re-run by the request's key.
 
@@ -189,7 +201,7 @@ def _rerun_by_key(
     """
     if new:
         store = _store()
-        if store is None or not settings().cache or _lookup(store, keys) is None:
+        if store is None or not settings().cache or _lookup(store, keys, endpoint) is None:
             return chat, at, new
         earlier = book.branch_rerun(chat, keys) if chat.turns else book.rerun_of(chat, keys)
         if earlier is None:
@@ -197,7 +209,7 @@ def _rerun_by_key(
         book.release(chat)
         earlier.position = len(chat.turns)
         return earlier, earlier.next_turn, False
-    if at == 0 and chat.turns and chat.turns[0].key not in cache.keys_for(request, []):
+    if at == 0 and chat.turns and chat.turns[0].key not in cache.keys_for(request, [], endpoint):
         return chat, len(chat.turns), new
     return chat, at, new
 
@@ -219,7 +231,9 @@ def dry_run(ask: Ask) -> DryRun:
         engine.endpoint(settings().base_url),
         wire.rest_body(request, planned.history),
         estimate,
-        cached=store is not None and settings().cache and _lookup(store, planned.keys) is not None,
+        cached=store is not None
+        and settings().cache
+        and _lookup(store, planned.keys, planned.endpoint) is not None,
     )
 
 
@@ -241,15 +255,23 @@ class DryRun:
 
 
 def from_store(plan: Plan) -> Result | None:
-    """The stored answer to this very request (no call, no cost), recorded as the turn."""
+    """The stored answer to this very request (no call, no cost), recorded as the turn.
+
+    Only a complete answer from the same endpoint class counts; a row whose image files
+    are gone, or a store that cannot be read, is a miss: the call is made, and its answer
+    repairs the store.
+    """
     store = _store()
     if store is None or not settings().cache or plan.ask.fresh:
         return None
-    row = _lookup(store, plan.keys)
-    if row is None:
+    try:
+        row = _lookup(store, plan.keys, plan.endpoint)
+        if row is None:
+            return None
+        replies, previews = cache.rebuild(store, row, plan.request)
+    except StoreError:
         return None
-    replies, previews = cache.rebuild(store, row, plan.request)
-    result = _result(plan, replies, (), previews, cached=True)
+    result = _result(plan, replies, (), previews, cached=True, endpoint=row.endpoint)
     book = chats()
     with book.lock:
         if plan.chat is not None and plan.replays:
@@ -260,8 +282,8 @@ def from_store(plan: Plan) -> Result | None:
     return result
 
 
-def _lookup(store: Store, keys: tuple[str, ...]) -> Row | None:
-    return next((row for key in keys if (row := store.lookup(key))), None)
+def _lookup(store: Store, keys: tuple[str, ...], endpoint: str) -> Row | None:
+    return next((row for key in keys if (row := store.lookup(key, endpoint))), None)
 
 
 def send(plan: Plan) -> concurrent.futures.Future[list[Any]]:
@@ -269,7 +291,7 @@ def send(plan: Plan) -> concurrent.futures.Future[list[Any]]:
     from . import engine, wire
 
     s = settings()
-    check_budget(plan.request, _store())
+    check_budget(plan.request, _store(), plan.endpoint)
     eng = engine.engine()
     client = engine.current_client()
     config = wire.config(
@@ -300,12 +322,15 @@ def commit(plan: Plan, outcomes: Sequence[Any]) -> Result:
     previews = tuple(make_previews(outs, settings().preview_px))
     result = _result(plan, replies, failures, previews, cached=False)
     store = _store()
-    if store is not None:
-        _stored(store, plan.keys[0], result)
-    else:
-        result.notes += (f"Not kept in the store: {settings().store} cannot be opened.",)
-    with chats().lock:
+    kept = store is not None and _stored(store, plan, result)
+    if store is None:
+        result.notes += (f"Not kept in the store: {_unopened()}",)
+    book = chats()
+    with book.lock:
         result.notes += _commit_turn(plan, replies)
+        if book.save_failed is not None and kept:
+            result.notes += (f"The chat is kept in this kernel only: {book.save_failed}",)
+        book.save_failed = None
     session().account(result)
     return result
 
@@ -342,8 +367,10 @@ def _result(
     previews: tuple,
     *,
     cached: bool,
+    endpoint: str | None = None,
 ) -> Result:
-    """The result, naming the chat turn it is about to become."""
+    """The result, naming the chat turn it is about to become; ``endpoint``: the class
+    that made a stored answer (``None`` for an old row: the real service)."""
     return Result(
         plan.request,
         replies,
@@ -351,7 +378,7 @@ def _result(
         failures,
         chat=plan.chat.name if plan.chat else None,
         turn=plan.at + 1 if plan.chat else None,
-        simulated=offline.is_offline(),
+        simulated=(endpoint if cached else plan.endpoint) == SIMULATOR,
         cached=cached,
         previews=previews,
     )
@@ -370,7 +397,7 @@ def _commit_turn(plan: Plan, replies: tuple) -> tuple[str, ...]:
         return ()
     book = chats()
     notes: tuple[str, ...] = ()
-    if plan.at < len(chat.turns):
+    if plan.at < len(chat.turns) and not _asked_again(plan, chat):
         kept = book.keep_copy(chat)
         last = len(chat.turns)
         replaced = f"turn {last}" if plan.at + 1 == last else f"turns {plan.at + 1}–{last}"
@@ -405,12 +432,31 @@ def _explained(error: BananaError, plan: Plan) -> BananaError:
     )
 
 
-def _stored(store: Store, key: str, result: Result) -> None:
+def _asked_again(plan: Plan, chat: Chat) -> bool:
+    """The last turn asked again as it was (its stored answer had a failed sample, or its
+    pictures were gone): replaced in place, with no branch kept."""
+    last = len(chat.turns) - 1
+    return plan.at == last and not plan.ask.fresh and chat.turns[last].key in plan.keys
+
+
+def _stored(store: Store, plan: Plan, result: Result) -> bool:
     """Record in the store; a full disk or a locked folder costs the record, not the result."""
     try:
-        result.generation_id = cache.record(store, key, result)
-    except (OSError, sqlite3.Error) as exc:
-        result.notes += (f"Not kept in the store ({type(exc).__name__}: {exc}).",)
+        result.generation_id = cache.record(store, plan.keys[0], result, plan.endpoint)
+    except StoreError as exc:
+        result.notes += (f"Not kept in the store: {exc}",)
+        return False
+    return True
+
+
+def _unopened() -> str:
+    from .store import open_store
+
+    try:
+        open_store(settings().store)
+    except StoreError as exc:
+        return str(exc)
+    return f"{settings().store} could not be opened."
 
 
 def _store() -> Store | None:

@@ -143,11 +143,11 @@ def test_search_results_show_their_sources_in_the_gallery(panel, sim):
     assert "nb-banana-search-suggestions" in shown
 
 
-def test_generate_shows_the_bytes_as_received(panel, ip, sim):
+def test_generate_shows_the_results_previews(panel, ip, sim):
     generate(panel, "a lighthouse at dawn")
     result = ip.user_ns["_banana"]
     pictures = panel.gallery.pictures
-    assert [p.value for p in pictures] == [o.data for o in result.outputs]
+    assert [p.value for p in pictures] == [p.data for p in result.previews]
     assert Image.open(io.BytesIO(pictures[0].value)).size == (1024, 1024)
     assert sent_parts(sim) == [{"text": "a lighthouse at dawn"}]
     assert panel.message.startswith("Done:")

@@ -36,7 +36,7 @@ def test_several_images_land_in_the_folder_and_nowhere_else(ip, sim, tmp_path):
         assert Image.open(path).size == (1024, 1024)
 
 
-@pytest.mark.parametrize("overwrite", [False, True], ids=["refused", "overwrite"])
+@pytest.mark.parametrize("overwrite", [False, True], ids=["numbered-on", "overwrite"])
 def test_a_link_planted_in_the_folder_is_never_written_through(ip, sim, tmp_path, overwrite):
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -50,9 +50,11 @@ def test_a_link_planted_in_the_folder_is_never_written_through(ip, sim, tmp_path
         run(ip, line, "two cats")
         assert not (folder / "banana-1.png").is_symlink()
         assert Image.open(folder / "banana-2.png").size == (1024, 1024)
-    else:
-        with pytest.raises(UsageError, match=r"banana-1\.png already exists.*--overwrite"):
-            run(ip, line, "two cats")
+    else:  # a folder numbers on past what is there, links included
+        run(ip, line, "two cats")
+        assert (folder / "banana-1.png").is_symlink() and (folder / "banana-2.png").is_symlink()
+        assert Image.open(folder / "banana-3.png").size == (1024, 1024)
+        assert Image.open(folder / "banana-4.png").size == (1024, 1024)
     assert (outside / "victim.png").read_bytes() == b"precious"
     assert sorted(p.name for p in outside.iterdir()) == ["victim.png"]
 
@@ -60,11 +62,11 @@ def test_a_link_planted_in_the_folder_is_never_written_through(ip, sim, tmp_path
 def test_one_clash_among_several_writes_nothing(ip, sim, tmp_path):
     folder = tmp_path / "set"
     folder.mkdir()
-    (folder / "banana-2.png").write_bytes(b"precious")
-    with pytest.raises(UsageError, match=r"banana-2\.png already exists"):
-        run(ip, f"-n 2 --save {folder}", "two cats")
-    assert sorted(p.name for p in folder.iterdir()) == ["banana-2.png"]
-    assert (folder / "banana-2.png").read_bytes() == b"precious"
+    (folder / "poster-2.png").write_bytes(b"precious")
+    with pytest.raises(UsageError, match=r"poster-2\.png already exists"):
+        run(ip, f"-n 2 --save {folder / 'poster.png'}", "two cats")
+    assert sorted(p.name for p in folder.iterdir()) == ["poster-2.png"]
+    assert (folder / "poster-2.png").read_bytes() == b"precious"
 
 
 def test_a_save_that_fails_is_one_line_and_keeps_the_result(ip, sim, tmp_path):

@@ -1,4 +1,8 @@
-"""The panel's results, newest first: each image as received, with Save, copy and reuse buttons."""
+"""The panel's results, newest first: each image's preview, with Save, copy and reuse buttons.
+
+Only the screen-sized preview goes to the browser; the original stays in the kernel and is
+used when a button asks for it (save, copy to a variable, use as a reference).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,13 @@ import ipywidgets as widgets
 
 from ..display import caption, grounding_html
 from ..errors import OptionError
-from ..result import Result
+from ..previews import Preview, make_previews
+from ..result import Result, saved_line
 from .references import Guard, Reference, Run, Say, reference
 from .style import styled
 
 # Older groups leave the page (the chat's timeline and the store still have them), so a long
-# session does not keep every full-size picture in the browser.
+# session does not keep every picture in the browser.
 MAX_GROUPS = 6
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 
@@ -63,8 +68,11 @@ class Gallery:
 
     def _group(self, result: Result, number: int) -> widgets.Widget:
         many = len(result.outputs) > 1
+        shown = previews(result)
         cards = [
-            self._card(result, i, f"result{number}_{i + 1}" if many else f"result{number}")
+            self._card(
+                result, i, shown[i], f"result{number}_{i + 1}" if many else f"result{number}"
+            )
             for i in range(len(result.outputs))
         ]
         lines = [f"<b>Result {number}</b> · {html.escape(caption(result))}"]
@@ -85,10 +93,10 @@ class Gallery:
             ), "nbb-muted"))  # fmt: skip
         return styled(widgets.VBox(parts), "nbb-section")
 
-    def _card(self, result: Result, index: int, label: str) -> widgets.Widget:
+    def _card(self, result: Result, index: int, shown: Preview, label: str) -> widgets.Widget:
         out = result.outputs[index]
         picture = styled(
-            widgets.Image(value=out.data, format=out.mime_type.split("/")[-1]), "nbb-picture"
+            widgets.Image(value=shown.data, format=shown.mime_type.split("/")[-1]), "nbb-picture"
         )
         path = widgets.Text(value=self._free_path(out.mime_type), layout=_grow())
         name = widgets.Text(value=self._free_name(), layout=_grow())
@@ -98,7 +106,7 @@ class Gallery:
         follow = _button("Continue from", "reply", "Make the next Continue build on this one")
         save.on_click(self._guard(lambda _: self._save(result, index, path)))
         copy.on_click(self._guard(lambda _: self._bind(result, index, name)))
-        use.on_click(self._guard(lambda _: self._run(self._reuse, label, out.data)))
+        use.on_click(self._guard(lambda _: self._run(self._reuse, label, result, index)))
         follow.on_click(self._guard(lambda _: self._run(self._follow, result, index, label)))
         rows = [_row(path, save), _row(name, copy), _row(use, follow)]
         info = styled(widgets.HTML(f"{label} · {out.width}×{out.height}"), "nbb-muted")
@@ -109,9 +117,7 @@ class Gallery:
         target = path.value.strip()
         if not target:
             raise OptionError("Write a file name to save to, e.g. banana.png.")
-        saved = only(result, index).save(target)
-        where = saved[0] if len(saved) == 1 else f"{len(saved)} images in {saved[0].parent}"
-        self._say(f"Saved {where}.", "ok")
+        self._say(f"{saved_line(only(result, index).save(target))}.", "ok")
         path.value = self._free_path(result.outputs[index].mime_type)
 
     def _bind(self, result: Result, index: int, name: widgets.Text) -> None:
@@ -126,8 +132,8 @@ class Gallery:
         self._say(f"{var} = PIL image {image.width}×{image.height} ({image.mode}).", "ok")
         name.value = self._free_name()
 
-    def _reuse(self, label: str, data: bytes) -> None:
-        self._use(reference(label, data))
+    def _reuse(self, label: str, result: Result, index: int) -> None:
+        self._use(reference(label, result.outputs[index].data))
         self._say(f"{label} is a reference now: it goes with every prompt until removed.", "idle")
 
     def _free_path(self, mime_type: str) -> str:
@@ -148,6 +154,17 @@ class Gallery:
     def _taken(self, candidate: str) -> bool:
         """Offered on another card already: two cards must not suggest the same name."""
         return candidate in self._suggested
+
+
+def previews(result: Result) -> list[Preview]:
+    """What the browser is sent for each image: the result's previews, made now if it has
+    none, never the full-size originals (up to 16 images at 4K per result)."""
+    if len(result.previews) == len(result.outputs):
+        return list(result.previews)
+    from ..settings import settings
+
+    outs = [(out.data, out.mime_type) for out in result.outputs]
+    return make_previews(outs, settings().preview_px) if outs else []
 
 
 def only(result: Result, index: int) -> Result:

@@ -34,7 +34,7 @@ class Plan:
         return cls(repeats=15, load_repeats=15, ref_size=4096, ref_repeats=3, chat_turns=10)
 
 
-GROUPS = ("cells", "load", "references", "replies", "panel", "store", "chats")
+GROUPS = ("cells", "load", "references", "replies", "panel", "store", "chats", "batch", "many")
 REFERENCES = 14
 
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(group: str, rig: Rig, plan: Plan) -> Callable[[], list[Figure]]:
-    from . import chats, panel, references, replies, speed, startup, store
+    from . import batch, chats, many, panel, references, replies, speed, startup, store
 
     def refs() -> list[Figure]:
         timing = references.references_figure(plan.ref_size, REFERENCES, plan.ref_repeats)
@@ -107,6 +107,8 @@ def _run(group: str, rig: Rig, plan: Plan) -> Callable[[], list[Figure]]:
             store.notebook_bytes_figure(rig, "4K"),
         ],
         "chats": lambda: chats.chat_figures(rig, plan.chat_turns, "2K"),
+        "batch": lambda: [batch.submit_figure(rig, plan.repeats)],
+        "many": lambda: [*many.each_figures(rig, plan.repeats), many.memory_figure(rig)],
     }[group]
 
 

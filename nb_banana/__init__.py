@@ -9,20 +9,43 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api import agenerate, generate
+    from .api import agenerate, compare, generate, generate_each
+    from .batch import submit_batch
     from .chat import Chat
+    from .comparison import Comparison
+    from .each_result import EachResult
+    from .markup_widget import markup
     from .result import Result
     from .stamp import provenance
 
-__all__ = ["Chat", "Result", "agenerate", "generate", "load_ipython_extension", "provenance"]
+__all__ = [
+    "Chat",
+    "Comparison",
+    "EachResult",
+    "Result",
+    "agenerate",
+    "compare",
+    "generate",
+    "generate_each",
+    "load_ipython_extension",
+    "markup",
+    "provenance",
+    "submit_batch",
+]
 __version__ = "0.1.0"
 
 _LAZY = {
     "generate": "api",
     "agenerate": "api",
+    "generate_each": "api",
+    "EachResult": "each_result",
     "Result": "result",
     "Chat": "chat",
+    "compare": "api",
+    "Comparison": "comparison",
     "provenance": "stamp",
+    "markup": "markup_widget",
+    "submit_batch": "batch",
 }
 
 

@@ -1,15 +1,22 @@
-"""The Python face: ``nb_banana.generate(...)`` and ``agenerate``, over the turn runner."""
+"""The Python face: ``nb_banana.generate(...)``, ``agenerate``, ``compare`` and
+``generate_each``, over the turn runner."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import images, turns
 from .chat import Chat
 from .request import Item, check_count
 from .result import Result
+
+if TYPE_CHECKING:
+    from .comparison import Comparison
+    from .each_result import EachResult
 
 
 def generate(
@@ -37,6 +44,83 @@ def generate(
         search=search, thoughts=thoughts, thinking=thinking, chat=chat, fresh=fresh,
     )  # fmt: skip
     return turns.run(ask)
+
+
+def compare(
+    *prompt: object,
+    models: Sequence[str] | str,
+    aspect: str | None = None,
+    size: str | None = None,
+    n: int | None = None,
+    search: tuple[str, ...] | str | bool = (),
+    thoughts: bool | None = None,
+    thinking: str | None = None,
+    fresh: bool = False,
+) -> Comparison:
+    """The same prompt and options to each model at once: ``compare("a fox", models=["lite",
+    "pro"])`` (or ``models="lite,flash,pro"``), as ``%%banana -m lite,flash,pro`` does.
+
+    Returns a ``Comparison``: model id → ``Result`` in the order asked, shown as one row per
+    model. An option a model lacks is dropped on its row, with a note; one no model takes
+    is refused. Like ``generate``, it starts no chat.
+    """
+    from . import comparison
+
+    check_count(n)
+    ask = turns.Ask(
+        tuple(as_items(prompt)), aspect=aspect, size=size, count=n, search=search,
+        thoughts=thoughts, thinking=thinking, fresh=fresh,
+    )  # fmt: skip
+    names = models.split(",") if isinstance(models, str) else list(models)
+    return comparison.run(comparison.asks(ask, names))
+
+
+def generate_each(
+    template: str,
+    items: object,
+    *,
+    model: str | None = None,
+    aspect: str | None = None,
+    size: str | None = None,
+    n: int | None = None,
+    search: tuple[str, ...] | str | bool = (),
+    thoughts: bool | None = None,
+    thinking: str | None = None,
+    fresh: bool = False,
+    save: str | Path | None = None,
+    overwrite: bool = False,
+    namespace: Mapping[str, object] | None = None,
+) -> EachResult:
+    """The template once per element: ``generate_each("a {item} in the snow", ["fox",
+    "hare"])``, as ``%%banana --each`` does.
+
+    ``{item}`` is the element (text, or an image); a dict element's keys fill ``{key}``;
+    any other ``{name}`` comes from ``namespace`` (default: the caller's variables). The
+    calls run concurrently, paced by ``Banana.max_concurrency`` and ``Banana.rpm``, with one
+    progress display; each is stored like any call, so calling again answers the finished
+    elements from the store. ``save``: a folder, files named by element index. An interrupt
+    returns what finished (``.interrupted``); an error every element would meet (the key,
+    the budget) is raised once the finished ones are stored.
+    """
+    from IPython import get_ipython
+
+    from . import each
+    from .progress import shown
+
+    check_count(n)
+    if namespace is None:
+        caller = sys._getframe(1)
+        namespace = {**caller.f_globals, **caller.f_locals}
+    base = turns.Ask(
+        (), model=model, aspect=aspect, size=size, count=n, search=search, thoughts=thoughts,
+        thinking=thinking, fresh=fresh,
+    )  # fmt: skip
+    elements = each.elements(template, items, namespace, base)
+    with shown(get_ipython(), len(elements)) as progress:
+        result = each.run(elements, progress, save=save, overwrite=overwrite)
+    if result.stopped is not None:
+        raise result.stopped
+    return result
 
 
 async def agenerate(*prompt: object, **options: Any) -> Result:

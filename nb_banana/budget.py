@@ -15,15 +15,16 @@ from .store import REAL_SERVICE, SIMULATOR, Store
 from .usage import estimate_before, format_usd
 
 
-def check_budget(request: Request, store: Store | None, endpoint: str = REAL_SERVICE) -> None:
-    """Raise ``BudgetError`` if this call's estimate would take spending past the budget."""
+def check_budget(
+    request: Request, store: Store | None, endpoint: str = REAL_SERVICE, pending: float = 0.0
+) -> None:
+    """Raise ``BudgetError`` if this call's estimate would take spending past the budget;
+    ``pending``: the estimate of calls sent with it (a comparison's other rows), as spent."""
     budget = settings().budget_usd
     if not budget or endpoint == SIMULATOR:
         return
-    spent = store.billed_cost() if store is not None else 0.0
-    estimate = estimate_before(
-        request.model, request.text, len(request.images), request.count, request.size
-    )
+    spent = (store.billed_cost() if store is not None else 0.0) + pending
+    estimate = estimated(request)
     if spent + estimate > budget:
         raise BudgetError(
             f"This call (~{format_usd(estimate)}) would take spending to "
@@ -31,6 +32,13 @@ def check_budget(request: Request, store: Store | None, endpoint: str = REAL_SER
             f"({format_usd(spent)} spent so far): {_cheaper(request)}raise the budget with "
             "%config Banana.budget_usd."
         )
+
+
+def estimated(request: Request) -> float:
+    """What a request will cost at most roughly, before it is sent."""
+    return estimate_before(
+        request.model, request.text, len(request.images), request.count, request.size
+    )
 
 
 def _cheaper(request: Request) -> str:

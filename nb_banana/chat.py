@@ -210,7 +210,8 @@ class Chat:
             self.on_change(self)
 
 
-_AUTO_NAME = re.compile(r"chat\d+")
+# ``chat3``, or a comparison's row ``chat3-pro`` (the model's short name after the number).
+_AUTO_NAME = re.compile(r"chat\d+(-[a-z0-9-]+)?")
 
 
 def notebook_name() -> str | None:
@@ -320,15 +321,16 @@ class Chats:
         self.current = current if current in self.chats else None
         self._cells = store.load_cells(self.scope)
 
-    def new(self, model_id: str, name: str | None = None) -> Chat:
+    def new(self, model_id: str, name: str | None = None, suffix: str = "") -> Chat:
         """A chat whose name is reserved at once; ``add`` registers it after its first turn,
-        ``release`` frees the name if that turn never comes."""
+        ``release`` frees the name if that turn never comes. ``suffix`` follows the number
+        of an unnamed chat (a comparison's rows: ``chat3-lite``, ``chat3-pro``)."""
         with self.lock:
             if name is None:
                 number = len(self.chats) + 1
-                while self._taken(f"chat{number}"):
+                while self._taken(f"chat{number}") or self._taken(f"chat{number}{suffix}"):
                     number += 1
-                name = f"chat{number}"
+                name = f"chat{number}{suffix}"
             self._reserved.add(name)
             return Chat(name, model_id, self.blobs)
 
@@ -396,12 +398,15 @@ class Chats:
         return self.chats[name]
 
     def rerun_of(self, new: Chat, keys: Collection[str]) -> Chat | None:
-        """For a plain cell's ``new`` chat: the unnamed one (``chatN``) whose first turn
-        one of ``keys`` made. A chat the user named is never swapped for another."""
-        if not _AUTO_NAME.fullmatch(new.name):
+        """For a plain cell's ``new`` chat: the unnamed one (``chatN``, or ``chatN-pro`` for
+        a comparison's row on pro) whose first turn one of ``keys`` made. A chat the user
+        named is never swapped for another."""
+        wanted = _AUTO_NAME.fullmatch(new.name)
+        if wanted is None:
             return None
         for chat in self.chats.values():
-            if _AUTO_NAME.fullmatch(chat.name) and chat.turns and chat.turns[0].key in keys:
+            found = _AUTO_NAME.fullmatch(chat.name)
+            if found and found[1] == wanted[1] and chat.turns and chat.turns[0].key in keys:
                 return chat
         return None
 

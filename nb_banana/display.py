@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .usage import format_usd
 
 if TYPE_CHECKING:
+    from .comparison import Comparison
+    from .each_result import EachResult
     from .result import Result
     from .turns import DryRun
 
@@ -35,6 +37,8 @@ _IMG_ALONE = (
     "border-radius: 6px;"
 )
 _IMG_IN_GRID = "display: block; width: 100%; height: auto; border-radius: 6px;"
+# A contact sheet's element with no picture (failed, or not asked).
+_MISSING = "padding: 8px; border: 1px dashed currentColor; border-radius: 6px;"
 
 
 def caption(result: Result) -> str:
@@ -130,6 +134,36 @@ def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict
     return data, metadata(result)
 
 
+def comparison_bundle(comparison: Comparison) -> tuple[dict, dict]:
+    """A comparison as one display: a row per model in the order asked, each the model's
+    name over its result's own display (pictures, caption with seconds, tokens and cost,
+    notes such as an option it dropped), or the one line that says why it has none."""
+    from .secrets import redact
+
+    pieces = [f'<div class="nb-banana-comparison" style="{_BOX}">']
+    lines = []
+    for row in comparison.rows:
+        pieces.append(f'<div class="nb-banana-row" style="margin-bottom: 14px;">'
+                      f"<div><b>{html.escape(row.model.name)}</b></div>")  # fmt: skip
+        if row.result is not None:
+            data, _ = result_bundle(row.result)
+            pieces.append(data["text/html"])
+            lines.append(f"{row.model.name}: {data['text/plain']}")
+        else:
+            failed = redact(str(row.error))
+            pieces.append(f'<div style="{_MUTED}">✖ {html.escape(row.model.id)}: '
+                          f"{html.escape(failed)}</div>")  # fmt: skip
+            lines.append(f"{row.model.name}: failed: {failed}")
+        pieces.append("</div>")
+    total = f"{len(comparison.rows)} models compared · ~{format_usd(comparison.cost)} in all"
+    pieces.append(f'<div style="{_MUTED}">🍌 {total}</div></div>')
+    rows = [metadata(result)["nb_banana"] for result in comparison.values()]
+    return (
+        {"text/html": "".join(pieces), "text/plain": "\n".join([*lines, total])},
+        {"nb_banana": {"comparison": rows}},
+    )
+
+
 def _figure(data: bytes, mime: str, width: int, alt: str, style: str) -> tuple[str, str, str]:
     """A picture as three pieces, the base64 in the middle, for the caller's single join."""
     return (
@@ -199,6 +233,44 @@ def status_bundle(model_id: str, seconds: float, count: int) -> dict[str, str]:
         f"{html.escape(text)}</div>",
         "text/plain": text,
     }
+
+
+def contact_sheet_bundle(run: EachResult) -> tuple[dict, dict]:
+    """A ``--each`` run as a contact sheet: each element's thumbnails over its number and
+    label, in element order (a failed one shows why, one not asked says so), then the run's
+    summary line and notes. Thumbnails, not previews: a hundred must not weigh down the
+    notebook."""
+    from .each_result import notes, summary
+
+    failures = {failure.index: failure for failure in run.failed}
+    pieces = [f'<div class="nb-banana-each" style="{_BOX}">',
+              '<div style="display: grid; gap: 8px; '
+              'grid-template-columns: repeat(auto-fill, minmax(128px, 1fr));">']  # fmt: skip
+    lines = []
+    for element in run.elements:
+        done, failure = run.done.get(element.index), failures.get(element.index)
+        label = f"#{element.index} {element.label}"
+        pieces.append('<figure style="margin: 0;">')
+        if done is not None:
+            pieces.extend(f'<img src="data:image/jpeg;base64,{base64.b64encode(t).decode()}" '
+                          f'alt="{html.escape(label, quote=True)}" style="{_IMG_IN_GRID}"/>'
+                          for t in done.thumbs)  # fmt: skip
+            lines.append(f"{label}: {done.images} image(s)" + " (from the store)" * done.cached)
+        else:
+            why = f"✖ {failure.reason}" if failure is not None else "not asked"
+            pieces.append(f'<div style="{_MUTED} {_MISSING}">{html.escape(why)}</div>')
+            lines.append(f"{label}: {why}")
+        pieces.append(f'<figcaption style="{_MUTED}">{html.escape(label)}</figcaption></figure>')
+    pieces.append("</div>")
+    said = [summary(run), *notes(run)]
+    pieces.append(f'<div style="{_MUTED}">🍌 {html.escape(said[0])}</div>')
+    pieces.extend(f'<div style="{_MUTED}">ℹ {html.escape(note)}</div>' for note in said[1:])
+    pieces.append("</div>")
+    meta = {"nb_banana": {"each": {"total": len(run), "done": len(run.done),
+                                   "failed": [vars(f) for f in run.failed],
+                                   "cost_usd": round(run.cost, 4)}}}  # fmt: skip
+    plain_text = "\n".join([*lines, *said])
+    return {"text/html": "".join(pieces), "text/plain": plain_text}, meta
 
 
 def dry_run_bundle(dry: DryRun) -> tuple[dict, dict]:

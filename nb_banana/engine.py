@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
+import math
 import os
 import threading
 import time
@@ -96,11 +97,22 @@ class Engine:
             raise CancelledError() from None
 
     def _interrupt(self, future: concurrent.futures.Future[T]) -> T:
-        """Cancel the call where it awaits, and report what really happened.
+        """Cancel the call where it awaits, and report what really happened."""
+        self.cancel(future)
+        try:
+            return future.result(timeout=1.0)
+        except concurrent.futures.CancelledError:
+            raise CancelledError() from None
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise CancelledError() from None
 
-        Cancelling the task (not just the future) and waiting for it means a call that had
-        already finished when the interrupt came returns its result, instead of being
-        reported as cancelled while its chat turn was recorded.
+    def cancel(self, future: concurrent.futures.Future[Any]) -> None:
+        """Stop the call at its next ``await``; returns at once (wait on ``future``).
+
+        Cancelling the task (not just the future) means a call that had already finished
+        when the interrupt came still returns its result, instead of being reported as
+        cancelled while its chat turn was recorded.
         """
         with self._lock:
             started = self._tasks.get(future, [])
@@ -112,13 +124,6 @@ class Engine:
                 future.cancel()
 
         self.loop().call_soon_threadsafe(stop)
-        try:
-            return future.result(timeout=1.0)
-        except concurrent.futures.CancelledError:
-            raise CancelledError() from None
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise CancelledError() from None
 
     def close(self) -> None:
         """Stop the loop thread (a restart's old engine); calls still in flight end."""
@@ -242,12 +247,14 @@ def _api_error(exc: sdk_errors.APIError, model_id: str, tried: str) -> BananaErr
     said = " ".join(str(exc.message or "").split()).rstrip(".")
     label = f"{code} {status}".strip()
     if code == 429:
-        wait = _retry_after(exc)
+        seconds = _retry_seconds(exc)
+        wait = f" {seconds:g} s (the server asked)" if seconds is not None else " a minute"
         return TransientError(
             f"Rate limit reached ({label}){tried}: wait{wait} and re-run, or lower -n / "
             "%config Banana.max_concurrency.",
             code,
             status,
+            retry_after=seconds,
         )
     if code is not None and code >= 500:
         return TransientError(
@@ -291,23 +298,31 @@ def _not_found(model_id: str, label: str) -> str:
     )
 
 
-def _retry_after(exc: sdk_errors.APIError) -> str:
-    """How long the server asked to wait: a Retry-After header, or the body's RetryInfo."""
+def _retry_seconds(exc: sdk_errors.APIError) -> float | None:
+    """How long the server asked to wait: the body's RetryInfo (to the millisecond), else
+    the Retry-After header (whole seconds, rounded up by the server)."""
+    delay = _retry_delay(exc.details)
+    if delay is not None:
+        return delay
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
     value = headers.get("retry-after") if hasattr(headers, "get") else None
-    if not value:
-        value = _retry_delay(exc.details)
-    return f" {value} s (the server asked)" if value else " a minute"
+    return _seconds(value) if isinstance(value, str) else None
 
 
-def _retry_delay(details: Any) -> str | None:
-    """``"31s"`` from ``error.details[].retryDelay`` (google.rpc.RetryInfo) as ``"31"``."""
+def _retry_delay(details: Any) -> float | None:
+    """``"31.5s"`` from ``error.details[].retryDelay`` (google.rpc.RetryInfo) as 31.5."""
     error = details.get("error") if isinstance(details, dict) else None
     for detail in (error or {}).get("details") or []:
         delay = detail.get("retryDelay") if isinstance(detail, dict) else None
         if isinstance(delay, str) and delay.endswith("s"):
-            try:
-                return f"{float(delay[:-1]):g}"
-            except ValueError:
-                return None
+            return _seconds(delay[:-1])
     return None
+
+
+def _seconds(text: str) -> float | None:
+    """A non-negative number of seconds, or ``None`` (an HTTP date, garbage)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None

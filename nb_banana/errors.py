@@ -56,7 +56,18 @@ class ApiError(BananaError):
 
 
 class TransientError(ApiError):
-    """Rate limits, overload and timeouts: worth trying again later."""
+    """Rate limits, overload and timeouts: worth trying again later.
+
+    ``retry_after``: the seconds a 429 asked the client to wait, when it said (a paced run
+    pauses for exactly that long).
+    """
+
+    def __init__(
+        self, message: str, code: int | None = None, status: str = "",
+        retry_after: float | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(message, code, status)
+        self.retry_after = retry_after
 
 
 class ReplyError(BananaError):
@@ -77,6 +88,10 @@ class ImageRefusedError(ReplyError):
 
 class NoImageError(ReplyError):
     """The model answered, but with no image (text only, or an undecodable one)."""
+
+
+class BatchError(BananaError):
+    """A Batch API job cannot be submitted, found, fetched or cancelled as asked."""
 
 
 class CancelledError(BananaError):

@@ -96,6 +96,7 @@ def is_image_like(value: object) -> bool:
         or _is_ndarray(value)
         or _is_figure(value)
         or _result_outputs(value) is not None
+        or _exposes_image(value)
     )
 
 
@@ -124,6 +125,8 @@ def encode_image(value: object, name: str, max_bytes: int = MAX_INPUT_IMAGE_BYTE
 
 
 def _encode_value(value: object, name: str, max_bytes: int) -> EncodedImage:
+    if _exposes_image(value):
+        value = value._banana_image_()  # type: ignore[attr-defined]
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _from_bytes(bytes(value), name, "bytes", max_bytes)
     if isinstance(value, Path):
@@ -179,6 +182,13 @@ def _result_outputs(value: object) -> list[Any] | None:
     if result is not None and isinstance(value, result.Result):
         return value.outputs
     return None
+
+
+def _exposes_image(value: object) -> bool:
+    """The protocol for objects that stand for a picture (``nb_banana.markup``'s widget):
+    a ``_banana_image_()`` method returning an image value is sent as that image. Looked up
+    on the type, so an object that answers every attribute (a mock) does not qualify."""
+    return callable(getattr(type(value), "_banana_image_", None))
 
 
 def _is_ndarray(value: object) -> bool:

@@ -25,6 +25,7 @@ from .session import session
 from .subcommands import SUBCOMMANDS, TAKE_TEXT
 
 if TYPE_CHECKING:
+    from .comparison import Comparison
     from .request import Item
     from .result import Result
     from .turns import Ask
@@ -35,7 +36,8 @@ class BananaMagics(Magics):
     @magic_arguments()
     @argument(
         "-m", "--model",
-        help="model id or alias: lite (default), flash, pro, or any gemini-… id (%%banana models)",
+        help="model id or alias: lite (default), flash, pro, or any gemini-… id (%%banana models); "
+        "a list (lite,flash,pro) compares them: the same prompt to each at once, a row each",
     )  # fmt: skip
     @argument(
         "-a", "--aspect",
@@ -77,6 +79,17 @@ class BananaMagics(Magics):
     )
     @argument("--dry-run", action="store_true", help="show the request and its cost; send nothing")
     @argument("--fresh", action="store_true", help="ask for a new sample even if one is cached")
+    @argument(
+        "--each", metavar="NAME",
+        help="run the cell once per element of the list NAME: {item} is the element (text or "
+        "an image), a dict element fills {key}; paced by Banana.max_concurrency and "
+        "Banana.rpm; --save DIR names files by element index",
+    )  # fmt: skip
+    @argument(
+        "--batch", action="store_true",
+        help="with --each: submit the elements as Gemini Batch API job(s), half the price, "
+        "results within 24 hours; re-run the cell to show them (%%banana jobs lists jobs)",
+    )  # fmt: skip
     @line_cell_magic
     def banana(self, line: str, cell: str | None = None) -> None:
         """Generate or edit images with Gemini (Nano Banana) from the cell's text.
@@ -91,7 +104,7 @@ class BananaMagics(Magics):
         and the commands
         %banana key | offline [--if-no-key] | online | models | settings | error |
         history [TEXT] | export FOLDER | usage | chats | chat [NAME] | undo [NAME] |
-        reset NAME|--all.
+        reset NAME|--all | jobs [NAME | cancel NAME].
         """
         try:
             self._dispatch(line, cell)
@@ -120,6 +133,7 @@ class BananaMagics(Magics):
 
     def _generate(self, args: argparse.Namespace, text: str) -> None:
         from . import turns
+        from .comparison import model_list
         from .context import context
         from .request import check_count
 
@@ -128,6 +142,12 @@ class BananaMagics(Magics):
             raise OptionError("--pick goes with -c: it picks which image the chat continues from.")
         if args.out and not args.out.isidentifier():
             raise OptionError(f"-o needs a Python variable name, not '{args.out}'.")
+        if args.batch and args.each is None:
+            raise OptionError("--batch goes with --each NAME: it submits the elements of the "
+                              "list NAME as a Batch API job.")  # fmt: skip
+        if args.each is not None:
+            self._each(args, text)
+            return
         ask = turns.Ask(
             tuple(self._items(text, args.image, self.shell.user_ns)),
             model=args.model, aspect=args.aspect, size=args.size, count=args.count,
@@ -135,6 +155,9 @@ class BananaMagics(Magics):
             chat=args.chat, new_chat=args.chat is None, pick=args.pick, fresh=args.fresh,
             cell=context().cell,
         )  # fmt: skip
+        if (models := model_list(args.model)) is not None:
+            self._compare(ask, models, args)
+            return
         if args.dry_run:
             display(turns.dry_run(ask))
             return
@@ -159,18 +182,9 @@ class BananaMagics(Magics):
 
     def _call(self, ask: Ask) -> Result:
         from . import turns
-        from .display import status_bundle
 
         planned = turns.plan(ask)
-        model, count = planned.request.model.id, planned.request.count
-        handle = None
-        if getattr(self.shell, "kernel", None) is not None:
-            handle = display(status_bundle(model, 0, count), raw=True, display_id=True)
-
-        def tick(seconds: float) -> None:
-            if handle is not None:
-                handle.update(status_bundle(model, seconds, count), raw=True)
-
+        handle, tick = self._status(planned.request.model.id, planned.request.count)
         try:
             result = turns.finish(planned, tick)
         except BaseException:
@@ -180,18 +194,123 @@ class BananaMagics(Magics):
         self._show(result, handle)
         return result
 
+    def _compare(self, ask: Ask, models: list[str], args: argparse.Namespace) -> None:
+        """``-m lite,flash,pro``: the same ask to every model at once, a row per model."""
+        from . import comparison
+        from .display import comparison_bundle
+        from .settings import settings
+
+        if args.save:
+            raise OptionError(
+                "--save takes one model's pictures: bind the comparison with -o NAME, then "
+                "NAME['pro'].save(PATH)."
+            )
+        rows = comparison.asks(ask, models)
+        if args.dry_run:
+            for dry in comparison.dry_run(rows):
+                display(dry)
+            return
+        count = settings().count if ask.count is None else ask.count
+        handle, tick = self._status(", ".join(row.model or "" for row in rows), count)
+        try:
+            compared = comparison.run(rows, tick)
+        except BaseException:
+            if handle is not None:
+                handle.update({"text/plain": ""}, raw=True)
+            raise
+        self._put(*comparison_bundle(compared), handle)
+        self._finish(compared, args)
+
+    def _each(self, args: argparse.Namespace, text: str) -> None:
+        """``--each NAME``: the cell once per element, one progress display, a contact sheet.
+
+        An interrupt ends the run, not the cell: what finished is shown and bound.
+        """
+        from . import each, turns
+        from .comparison import model_list
+        from .progress import shown
+
+        if args.chat is not None:
+            raise OptionError("-c does not go with --each: each element is a picture of its "
+                              "own, not a chat turn.")  # fmt: skip
+        if model_list(args.model) is not None:
+            raise OptionError("--each takes one model: run the cell once per model, or "
+                              "compare models on one prompt without --each.")  # fmt: skip
+        ns = self.shell.user_ns
+        base = turns.Ask(
+            tuple(self._items("", args.image, ns)), model=args.model, aspect=args.aspect,
+            size=args.size, count=args.count, search=args.search,
+            thoughts=args.thoughts or None, thinking=args.thinking, fresh=args.fresh,
+        )  # fmt: skip
+        items = each.elements(text, each.lookup(ns, args.each), ns, base, args.each)
+        if args.dry_run:
+            display(turns.dry_run(items[0].ask))
+            print(f"--each {args.each}: {len(items)} elements like this one (the first).")
+            return
+        if args.batch:
+            self._batch(items, args)
+            return
+        with shown(self.shell, len(items)) as progress:
+            result = each.run(items, progress, save=args.save, overwrite=args.overwrite)
+        ns["_banana"] = result
+        if args.out:
+            ns[args.out] = result
+        if result.stopped is not None and not (result.done or result.failed):
+            raise result.stopped  # refused before anything came back: the line says it all
+        display(result)
+        if result.stopped is not None:
+            raise result.stopped
+
+    def _batch(self, items: list[Any], args: argparse.Namespace) -> None:
+        """``--each NAME --batch``: submit, or (re-run) show the jobs' state, or their
+        results once they have succeeded; nothing is submitted twice (``batch.py``)."""
+        from . import batch
+        from .context import context
+
+        if args.save:
+            raise OptionError("--save does not go with --batch: once the job has succeeded, "
+                              "re-run the cell without --batch (answered from the store, no "
+                              "cost) to save the pictures.")  # fmt: skip
+        submitted = batch.submit_or_resume(batch.from_each(items), cell=context().cell)
+        print(submitted.summary())
+        ns = self.shell.user_ns
+        ns["_banana"] = submitted
+        if submitted.done:
+            results = submitted.results()
+            ns["_banana"] = results
+            if args.out:
+                ns[args.out] = results
+            display(results)
+
+    def _status(self, model: str, count: int) -> tuple[Any, Callable[[float], None]]:
+        """The status line shown while a call is out (in a kernel), and what updates it."""
+        from .display import status_bundle
+
+        handle = None
+        if getattr(self.shell, "kernel", None) is not None:
+            handle = display(status_bundle(model, 0, count), raw=True, display_id=True)
+
+        def tick(seconds: float) -> None:
+            if handle is not None:
+                handle.update(status_bundle(model, seconds, count), raw=True)
+
+        return handle, tick
+
     def _show(self, result: Result, handle: Any) -> None:
         from .display import result_bundle
 
-        data, meta = result_bundle(result, with_text=False)
+        self._put(*result_bundle(result, with_text=False), handle)
+        if result.text:  # the bundle left it out: shown once, as Markdown or as plain text
+            display({"text/markdown": result.text, "text/plain": result.text}, raw=True)
+
+    def _put(self, data: dict, meta: dict, handle: Any) -> None:
+        """Show a bundle in place of the status line, or below the cell if there is none."""
         if handle is not None:
             handle.update(data, metadata=meta, raw=True)
         else:
             display(data, metadata=meta, raw=True)
-        if result.text:  # the bundle left it out: shown once, as Markdown or as plain text
-            display({"text/markdown": result.text, "text/plain": result.text}, raw=True)
 
-    def _finish(self, result: Result, args: argparse.Namespace) -> None:
+    def _finish(self, result: Result | Comparison, args: argparse.Namespace) -> None:
         ns = self.shell.user_ns
         ns["_banana"] = result
         if args.out:

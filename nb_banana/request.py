@@ -108,6 +108,7 @@ def build_request(
     thoughts: bool = False,
     thinking: str = "",
     defaults: frozenset[str] = frozenset(),
+    yielding: frozenset[str] = frozenset(),
 ) -> Request:
     """Validate options for the model, encode the images, and assemble the parts in order.
 
@@ -115,10 +116,13 @@ def build_request(
     ``defaults`` names the options (``aspect``, ``size``, ``thinking``, ``thoughts``) whose
     value came from the notebook-wide settings rather than the cell: one the model cannot
     honour is replaced by what it can, with a one-line note, instead of being refused.
+    ``yielding`` names the cell's own options (those and ``search``) that give way alike:
+    a comparison sends one cell's options to every model, and one model's lack must not
+    refuse the rest.
     """
     spec, replaced_note = _model(model)
-    aspect, size, thinking, thoughts, dropped = _honour_defaults(
-        spec, defaults, aspect, size, thinking, thoughts
+    aspect, size, thinking, thoughts, search, dropped = _give_way(
+        spec, defaults, yielding, aspect, size, thinking, thoughts, search
     )
     options = _check_options(spec, aspect, size, count, search, thoughts, thinking)
     parts = _encode_parts(items)
@@ -141,43 +145,103 @@ def check_count(count: int | None) -> None:
         raise OptionError(f"-n/--count must be between 1 and 16, not {count}.")
 
 
-def _honour_defaults(
+def _give_way(
     spec: ModelSpec,
     defaults: frozenset[str],
+    yielding: frozenset[str],
     aspect: str,
     size: str,
     thinking: str,
     thoughts: bool,
-) -> tuple[str, str, str, bool, list[str]]:
-    """Settings the model cannot honour, swapped for what it can: a notebook-wide default
-    (``%config Banana.size = "2K"``) must not make every call to a smaller model fail."""
+    search: tuple[str, ...] | str | bool,
+) -> tuple[str, str, str, bool, tuple[str, ...] | str | bool, list[str]]:
+    """Options the model cannot honour, swapped for what it can: a notebook-wide default
+    (``%config Banana.size = "2K"``) must not make every call to a smaller model fail, nor
+    one model's lack refuse a whole comparison (``yielding``)."""
     notes: list[str] = []
-    if not spec.known or not defaults:
-        return aspect, size, thinking, thoughts, notes
+    giving_way = defaults | yielding
+    if not spec.known or not giving_way:
+        return aspect, size, thinking, thoughts, search, notes
 
     def instead(option: str, value: object, used: object, said: str = "") -> None:
-        notes.append(
-            f"Banana.{option} = {value} is not available on {spec.id}: using {said or used}."
-        )
+        named = f"Banana.{option} = {value}" if option in defaults else _flag(option, value)
+        notes.append(f"{named} is not available on {spec.id}: using {said or used}.")
 
     try:
         size_sent, aspect_sent = normalise_size(size), normalise_aspect(aspect)
-        thinking_sent = normalise_thinking(thinking)
+        thinking_sent, kinds = normalise_thinking(thinking), normalise_search(search)
     except ValueError:
-        return aspect, size, thinking, thoughts, notes  # refused by _check_options, as typed
-    if "size" in defaults and size_sent not in spec.sizes and spec.sizes:
+        return aspect, size, thinking, thoughts, search, notes  # refused by _check_options
+    if "size" in giving_way and spec.sizes and lacks(spec, "size", size_sent):
         size = "1K" if "1K" in spec.sizes else spec.sizes[0]
         instead("size", size_sent, size)
-    if "aspect" in defaults and aspect_sent not in spec.aspects and spec.aspects:
+    if "aspect" in giving_way and spec.aspects and lacks(spec, "aspect", aspect_sent):
         aspect = "1:1" if "1:1" in spec.aspects else spec.aspects[0]
         instead("aspect", aspect_sent, aspect)
-    if "thinking" in defaults and thinking_sent and thinking_sent not in spec.thinking_levels:
+    if "thinking" in giving_way and lacks(spec, "thinking", thinking_sent):
         thinking = ""
         instead("thinking", thinking_sent, "", "the model's own level")
-    if "thoughts" in defaults and thoughts and not spec.thinking:
+    if "thoughts" in giving_way and lacks(spec, "thoughts", thoughts):
         thoughts = False
         instead("thoughts", True, False)
-    return aspect, size, thinking, thoughts, notes
+    kept = tuple(kind for kind in kinds if not lacks(spec, "search", kind))
+    if "search" in yielding and kept != kinds:
+        search = kept
+        used = _flag("search", ",".join(kept)) if kept else "no search"
+        instead("search", ",".join(kinds), "", used)
+    return aspect, size, thinking, thoughts, search, notes
+
+
+# How the magic spells each option that may give way, for the notes about it.
+_FLAGS = {"aspect": "-a", "size": "-s", "thinking": "--thinking", "thoughts": "--thoughts",
+          "search": "--search"}  # fmt: skip
+
+
+def _flag(option: str, value: object) -> str:
+    return _FLAGS[option] if value is True else f"{_FLAGS[option]} {value}"
+
+
+def lacks(spec: ModelSpec, option: str, value: str | bool) -> bool:
+    """Whether a model of the table cannot honour one option value, in the API's spelling
+    and one search kind at a time: what ``build_request`` refuses, or lets give way."""
+    if not spec.known or not value:
+        return False
+    if option == "thoughts":
+        return not spec.thinking
+    taken = {"aspect": spec.aspects, "size": spec.sizes, "thinking": spec.thinking_levels,
+             "search": spec.search}  # fmt: skip
+    return value not in taken[option]
+
+
+def refuse_untaken(specs: Sequence[ModelSpec], given: Mapping[str, object]) -> None:
+    """In a comparison each model drops, with a note, an option it lacks; an option that no
+    model of it takes is refused, in one line that says who has it."""
+    untaken = [pair for pair in _spelled(given) if all(lacks(spec, *pair) for spec in specs)]
+    if not untaken:
+        return
+    option, value = untaken[0]
+    models = ", ".join(spec.id for spec in specs)
+    raise OptionError(
+        f"None of {models} takes {_flag(option, value)}; for it use "
+        f"{_who(lambda m: not lacks(m, option, value))}."
+    )
+
+
+def _spelled(given: Mapping[str, object]) -> list[tuple[str, str | bool]]:
+    """The options given (``None``, ``""`` or ``()``: not given) in the API's spelling, each
+    search kind on its own."""
+    spell = {"aspect": normalise_aspect, "size": normalise_size, "thinking": normalise_thinking}
+    try:
+        pairs: list[tuple[str, str | bool]] = [
+            (option, spell[option](str(value)))
+            for option, value in given.items()
+            if option in spell and value
+        ]
+        kinds = normalise_search(given.get("search"))  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+    pairs += [("search", kind) for kind in kinds]
+    return pairs + ([("thoughts", True)] if given.get("thoughts") else [])
 
 
 def _model(name: str) -> tuple[ModelSpec, str]:

@@ -43,6 +43,7 @@ class Result:
     previews: tuple[Preview, ...] = ()
     generation_id: int | None = None
     notes: tuple[str, ...] = field(default=())
+    batch: bool = False  # answered by a Batch API job: billed at the batch price
 
     @property
     def outputs(self) -> list[OutImage]:
@@ -92,7 +93,9 @@ class Result:
         if self.cached:
             return 0.0
         n_images = len(self.outputs)
-        return usage_mod.cost(self.request.model, self.usage, n_images, self.request.size)
+        return usage_mod.cost(
+            self.request.model, self.usage, n_images, self.request.size, batch=self.batch
+        )
 
     @property
     def all_notes(self) -> tuple[str, ...]:

@@ -33,6 +33,9 @@ class Banana(Configurable):
     max_concurrency = Int(4, help="Calls in flight at once, across the whole kernel.").tag(
         config=True
     )
+    rpm = Int(
+        0, help="Requests per minute a --each run starts at most (0 = no limit): your quota."
+    ).tag(config=True)
     timeout = Float(180.0, help="Seconds to wait for one reply before giving up.").tag(config=True)
     retries = Int(4, help="Extra attempts after a 429/5xx/timeout, with exponential backoff.").tag(
         config=True
@@ -104,6 +107,12 @@ class Banana(Configurable):
     def _check_preview(self, proposal: dict) -> int:
         if not 128 <= proposal["value"] <= 4096:
             raise TraitError("preview_px must be between 128 and 4096 pixels.")
+        return proposal["value"]
+
+    @validate("rpm")
+    def _check_rpm(self, proposal: dict) -> int:
+        if proposal["value"] < 0:
+            raise TraitError("rpm must be 0 (no limit) or a number of requests per minute.")
         return proposal["value"]
 
     @validate("retries")

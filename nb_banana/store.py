@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -74,6 +74,21 @@ CREATE TABLE IF NOT EXISTS cells (
     scope TEXT NOT NULL, cell TEXT NOT NULL, option TEXT NOT NULL, chat TEXT NOT NULL,
     turn INTEGER NOT NULL, PRIMARY KEY (scope, cell)
 );
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    model TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created REAL NOT NULL,
+    scope TEXT NOT NULL,
+    cell TEXT,
+    endpoint TEXT NOT NULL,
+    estimate REAL NOT NULL,
+    elements TEXT NOT NULL,
+    fetched REAL,
+    failures TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS jobs_cell ON jobs (scope, cell);
 """
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 # Which endpoint answered (``cache.endpoint_class``): "gemini", "simulator" or a base URL.
@@ -127,6 +142,29 @@ class Totals:
     images: int
     tokens: int
     cost: float
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One Batch API job as kept in the store, so it outlives the kernel that submitted it.
+
+    ``elements`` are the documents ``batch`` wrote (index, label, cache key, the request);
+    ``fetched`` is when its results were recorded (``None`` before), and ``failures`` maps
+    the cache key of each element that came back without an image to the reason.
+    """
+
+    name: str
+    display_name: str
+    model: str
+    state: str
+    created: float
+    scope: str
+    cell: str | None
+    endpoint: str
+    estimate: float
+    elements: list[dict[str, Any]]
+    fetched: float | None = None
+    failures: dict[str, str] = field(default_factory=dict)
 
 
 _T = TypeVar("_T")
@@ -395,6 +433,32 @@ class Store:
                 (scope, cell, option, chat, turn),
             )
 
+    @_guarded
+    def save_job(self, job: JobRow) -> None:
+        """Keep a job (or its new state, or its fetched results) by its API name."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO jobs (name, display_name, model, state, created, scope,"
+                " cell, endpoint, estimate, elements, fetched, failures)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job.name, job.display_name, job.model, job.state, job.created, job.scope,
+                    job.cell, job.endpoint, job.estimate, json.dumps(job.elements),
+                    job.fetched, json.dumps(job.failures),
+                ),
+            )  # fmt: skip
+
+    @_guarded
+    def jobs(self, scope: str | None = None, cell: str | None = None) -> list[JobRow]:
+        """Jobs newest first: all of them, a notebook's (``scope``), or one cell's."""
+        query, values = "SELECT * FROM jobs", []
+        if scope is not None:
+            query += " WHERE scope = ? AND cell IS ?"
+            values = [scope, cell]
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created DESC", values).fetchall()
+        return [_job_row(row) for row in rows]
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
@@ -456,6 +520,11 @@ def _columns(db: sqlite3.Connection) -> set[str]:
 def _row(values: tuple) -> Row:
     (id_, created, key, model, prompt, request, replies, *rest) = values
     return Row(id_, created, key, model, prompt, json.loads(request), json.loads(replies), *rest)
+
+
+def _job_row(values: tuple) -> JobRow:
+    *head, elements, fetched, failures = values
+    return JobRow(*head, json.loads(elements), fetched, json.loads(failures))
 
 
 def cache_key(document: dict[str, Any]) -> str:

@@ -152,6 +152,34 @@ def reset(shell: Any, rest: str) -> None:
     print(f"Forgot {', '.join(forgotten) or 'nothing'}.")
 
 
+def jobs(shell: Any, rest: str) -> None:
+    """``%banana jobs`` lists the Batch API jobs; ``jobs NAME`` shows one and, once it has
+    succeeded, fetches its results into the store and shows them; ``jobs cancel NAME``."""
+    from . import jobs as kept
+
+    words = _words(rest)
+    if not words:
+        print(kept.listing())
+        return
+    if words[0] == "cancel" and len(words) == 2:
+        print(f"Cancelled: {kept.describe(kept.find(words[1]).cancel().row)}")
+        return
+    if len(words) > 1:
+        raise OptionError(
+            f"%banana jobs takes one job name, not {rest!r}: %banana jobs NAME, or "
+            "%banana jobs cancel NAME (NAME as batches/… or its id)."
+        )
+    job = kept.find(words[0])
+    if not job.done:
+        job.refresh()
+    try:
+        results = job.results() if job.done else None
+    finally:  # the job's line, with its counts once fetched, before any error's
+        print(kept.describe(job.row))
+    if results is not None:
+        display(results)
+
+
 def panel(shell: Any, rest: str) -> None:
     """Show the widget panel; imported here so that loading the extension skips ipywidgets."""
     from .panel import panel as show_panel
@@ -189,7 +217,7 @@ def _named_or_current(name: str) -> Chat:
 
 # Commands whose first word may be followed by free text; the others take only options, so
 # "%banana key lime pie" stays a prompt.
-TAKE_TEXT = frozenset({"history", "export", "chat", "undo", "reset"})
+TAKE_TEXT = frozenset({"history", "export", "chat", "undo", "reset", "jobs"})
 
 SUBCOMMANDS: dict[str, Callable[[Any, str], None]] = {
     "key": key,
@@ -206,4 +234,5 @@ SUBCOMMANDS: dict[str, Callable[[Any, str], None]] = {
     "undo": undo,
     "reset": reset,
     "panel": panel,
+    "jobs": jobs,
 }

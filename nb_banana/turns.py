@@ -3,9 +3,10 @@
 The magic, ``nb_banana.generate`` and the panel describe what they want as an ``Ask``;
 ``plan`` decides which chat and which turn it is and builds the request and its history,
 ``from_store`` answers it when the same request was paid for before, ``send`` puts the one
-HTTP call on the engine's loop, and ``commit`` records what came back. Only ``send`` runs
-on the loop: the rest runs in the caller's thread under the chats' lock, so the kernel's
-thread and the panel's worker never change a chat at the same time.
+HTTP call on the engine's loop (``send_all`` several turns' calls at once: a comparison's
+rows), and ``commit`` records what came back. Only the call runs on the loop: the rest
+runs in the caller's thread under the chats' lock, so the kernel's thread and the panel's
+worker never change a chat at the same time.
 
 Re-runs are keyed by the notebook cell (``Ask.cell``, Jupyter's cell id): a cell that made
 turn K of a chat and runs again unchanged shows turn K from the store and changes nothing;
@@ -16,14 +17,15 @@ cache key instead, walking the thread from its first turn (``Chat.position``).
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import cache
-from .budget import check_budget
+from .budget import check_budget, estimated
 from .chat import Chat, Chats
 from .errors import ApiError, BananaError, OptionError, StoreError
 from .previews import make_previews
@@ -57,6 +59,11 @@ class Ask:
     pick: int | None = None
     fresh: bool = False
     cell: str | None = None
+    # A comparison's row (``compare.py``): the model's short name, which names the row's new
+    # chat (``chat3-pro``), and the cell's options that this model drops, with a note, if
+    # it lacks them.
+    row: str = ""
+    yielding: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -72,6 +79,8 @@ class Plan:
     new: bool  # the chat is not registered yet: ``commit`` adds it
     endpoint: str = "gemini"  # who answers (``cache.endpoint_class``): part of the key
     started: float = field(default_factory=time.perf_counter)
+    # When its call came back: a comparison commits its rows together, each with its own time.
+    done: float | None = None
 
     @property
     def replays(self) -> bool:
@@ -127,7 +136,7 @@ def _target(ask: Ask, book: Chats) -> tuple[Chat | None, int, bool]:
         return chat, turn, False
     model = ask.model or settings().model
     if ask.new_chat:
-        return book.new(model), 0, True
+        return book.new(model, suffix=f"-{ask.row}" if ask.row else ""), 0, True
     name, at, turn = (ask.chat or "").partition("@")
     if at:
         if not turn.isdigit():
@@ -176,6 +185,7 @@ def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
         thoughts=s.thoughts if ask.thoughts is None else ask.thoughts,
         thinking=s.thinking if chosen["thinking"] is None else chosen["thinking"],
         defaults=defaults,
+        yielding=ask.yielding,
     )
 
 
@@ -286,17 +296,55 @@ def _lookup(store: Store, keys: tuple[str, ...], endpoint: str) -> Row | None:
     return next((row for key in keys if (row := store.lookup(key, endpoint))), None)
 
 
-def send(plan: Plan) -> concurrent.futures.Future[list[Any]]:
-    """Put the HTTP call on the engine's loop; the one step that runs there."""
+def send(plan: Plan, *, paced: bool = False) -> concurrent.futures.Future[list[Any]]:
+    """Put the HTTP call on the engine's loop; the one step that runs there.
+
+    ``paced``: a run of many calls (``each``) that answers 429 itself, pausing all its
+    calls for the delay the server names. The SDK's retry would instead back off each call
+    on its own clock, blind to that delay, so for such calls it retries only 5xx and
+    timeouts, and the 429 comes back at once.
+    """
+    from .engine import engine
+
+    check_budget(plan.request, _store(), plan.endpoint)
+    return engine().submit(_call(plan, paced)())
+
+
+def send_all(plans: Sequence[Plan]) -> concurrent.futures.Future[list[list[Any]]]:
+    """Several turns' calls in flight together (a comparison's rows), as one future: one
+    interrupt or Stop cancels them all. The budget counts them together."""
+    from .engine import engine
+
+    store, pending = _store(), 0.0
+    for planned in plans:
+        check_budget(planned.request, store, planned.endpoint, pending)
+        pending += estimated(planned.request)
+    calls = [_call(planned) for planned in plans]
+
+    async def together() -> list[list[Any]]:
+        tasks = [asyncio.ensure_future(call()) for call in calls]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+
+    return engine().submit(together())
+
+
+def _call(plan: Plan, paced: bool = False) -> Callable[[], Coroutine[Any, Any, list[Any]]]:
+    """The plan's ``count`` samples as a coroutine to run on the engine's loop; made here,
+    in the caller's thread, so that a missing key is reported before anything is sent."""
     from . import engine, wire
 
     s = settings()
-    check_budget(plan.request, _store(), plan.endpoint)
     eng = engine.engine()
     client = engine.current_client()
     config = wire.config(
-        plan.request, timeout=s.timeout, retries=s.retries, retry_delay=s.retry_delay
-    )
+        plan.request, timeout=s.timeout, retries=s.retries, retry_delay=s.retry_delay,
+        paced=paced,
+    )  # fmt: skip
     context = {
         "endpoint": engine.endpoint(s.base_url),
         "timeout": s.timeout,
@@ -305,9 +353,13 @@ def send(plan: Plan) -> concurrent.futures.Future[list[Any]]:
 
     async def call() -> list[Any]:
         limit = eng.semaphore(s.max_concurrency)
-        return await engine.run_samples(client, plan.request, plan.history, config, limit, context)
+        outcomes = await engine.run_samples(
+            client, plan.request, plan.history, config, limit, context
+        )
+        plan.done = time.perf_counter()
+        return outcomes
 
-    return eng.submit(call())
+    return call
 
 
 def commit(plan: Plan, outcomes: Sequence[Any]) -> Result:
@@ -374,7 +426,7 @@ def _result(
     return Result(
         plan.request,
         replies,
-        time.perf_counter() - plan.started,
+        (plan.done or time.perf_counter()) - plan.started,
         failures,
         chat=plan.chat.name if plan.chat else None,
         turn=plan.at + 1 if plan.chat else None,

@@ -8,6 +8,8 @@ from .models import ModelSpec
 
 # Rough tokens per input image, used only for dry-run estimates before a reply says better.
 _INPUT_IMAGE_TOKENS = 560
+# The Batch API bills half the live price (API_NOTES: "half the live price").
+BATCH_PRICE = 0.5
 
 
 @dataclass(frozen=True)
@@ -28,21 +30,23 @@ class Usage:
         )
 
 
-def cost(spec: ModelSpec, usage: Usage, n_images: int, size: str) -> float:
-    """Estimated USD: images at the model's per-image price, plus input and thinking tokens."""
-    return (
+def cost(spec: ModelSpec, usage: Usage, n_images: int, size: str, *, batch: bool = False) -> float:
+    """Estimated USD: images at the model's per-image price, plus input and thinking tokens;
+    ``batch``: answered by a Batch API job, billed at ``BATCH_PRICE`` of the live price."""
+    live = (
         n_images * spec.price_per_image(size)
         + usage.prompt_tokens * spec.input_price_per_m / 1e6
         + usage.thought_tokens * spec.text_price_per_m / 1e6
     )
+    return live * BATCH_PRICE if batch else live
 
 
 def estimate_before(
-    spec: ModelSpec, text: str, n_input_images: int, count: int, size: str
+    spec: ModelSpec, text: str, n_input_images: int, count: int, size: str, *, batch: bool = False
 ) -> float:
-    """What a call will cost at most roughly, before it is sent (dry runs, budgets)."""
+    """What a call will cost at most roughly, before it is sent (dry runs, budgets, batches)."""
     prompt_tokens = len(text) // 4 + n_input_images * _INPUT_IMAGE_TOKENS
-    return count * cost(spec, Usage(prompt_tokens=prompt_tokens), 1, size)
+    return count * cost(spec, Usage(prompt_tokens=prompt_tokens), 1, size, batch=batch)
 
 
 def format_usd(value: float) -> str:

@@ -257,9 +257,12 @@ def _open_panel(page, url: str):
     )
     prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
     for _ in range(5):
-        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
-        page.keyboard.press("Shift+Enter")
+        choose_kernel = page.locator(".jp-Dialog .jp-mod-accept")  # a loaded server may ask
+        if choose_kernel.count():
+            choose_kernel.first.click()
         try:
+            page.locator(".jp-Notebook .jp-Cell .cm-content").first.click(timeout=5_000)
+            page.keyboard.press("Shift+Enter")
             page.wait_for_function(
                 "el => /\\d/.test(el.textContent)", arg=prompt.element_handle(), timeout=10_000
             )

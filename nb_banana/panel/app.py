@@ -17,13 +17,15 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .. import catalog, turns
+from .. import catalog, comparison, turns
 from ..chat import Chat
+from ..comparison import Comparison
 from ..display import caption
-from ..errors import CancelledError
+from ..errors import CancelledError, OptionError
 from ..request import items_from_prompt
 from ..result import Result
 from ..session import session
+from ..usage import format_usd
 from .call import Call
 from .form import Form, Options
 from .gallery import Gallery, close_tree, locate
@@ -64,6 +66,7 @@ class Panel:
         self._call: Call | None = None
         self._pick: Pick | None = None
         self._thread: str | None = None  # the chat this panel's Continue adds to
+        self._rows: set[str] = set()  # the chats of the last comparison's rows
         self._results = 0
         self.message = ""
         self.status = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", width="auto"))
@@ -83,7 +86,8 @@ class Panel:
         self.generate_button.on_click(self._guard(lambda _: self._start(follow_up=False)))
         self.continue_button.on_click(self._guard(lambda _: self._start(follow_up=True)))
         self.stop_button.on_click(self._guard(lambda _: self.stop()))
-        self.form.model.observe(self._guard(self._follow_model), names="value")
+        for box in (self.form.model, self.form.compare, self.form.compared):
+            box.observe(self._guard(self._follow_model), names="value")
         self._follow_model()
         self._list_models()
         self.timeline.show(session().chats.current_chat())
@@ -145,7 +149,9 @@ class Panel:
         if self._call is not None and not self._call.shown.is_set():
             return
         click = self._click(follow_up)
-        call = Call(click.options.model, click.options.count)
+        call = Call(
+            ", ".join(click.options.models or ()) or click.options.model, click.options.count
+        )
         self._call = call
         self._set_busy(True)
         self._show_progress(call, 0.0)
@@ -163,6 +169,12 @@ class Panel:
     def _send(self, call: Call, click: Click) -> None:
         """On the worker: plan the turn (``{name}`` resolved, images encoded), answer it from
         the store or send it; the commit waits for the call, so Stop cannot undo a result."""
+        if click.options.models is not None:
+            try:
+                self._send_rows(call, click)
+            except Exception as exc:
+                self._end(call, functools.partial(self._fail, exc))
+            return
         try:
             planned = turns.plan(self._turn(click))
             stored = turns.from_store(planned)
@@ -178,6 +190,48 @@ class Panel:
             future.add_done_callback(
                 lambda done: _WORKER.submit(self._finish, call, done, planned, click)
             )
+
+    def _send_rows(self, call: Call, click: Click) -> None:
+        """A comparison, on the worker: a row per model, planned, answered from the store or
+        sent all at once (``comparison.py``); committed when every call is back."""
+        if click.follow_up:
+            raise OptionError(
+                "A chat has one model: to carry on with one of a comparison's models, press "
+                "Continue from on its picture (or untick Compare models)."
+            )
+        plans = comparison.plan(comparison.asks(self._turn(click), click.options.models))
+        try:
+            stored = comparison.from_store(plans)
+            sent = comparison.to_send(plans, stored)
+            future = call.submit(lambda: turns.send_all(sent)) if sent else None
+        except Exception:
+            comparison.release(plans)
+            raise
+        if not sent:
+            self._end(call, lambda: self._show_rows(comparison.commit(plans, stored, []), click))
+        elif future is None:
+            comparison.release(plans)
+        else:
+            future.add_done_callback(
+                lambda done: _WORKER.submit(self._finish_rows, call, done, plans, stored, click)
+            )
+
+    def _finish_rows(
+        self, call: Call, future: concurrent.futures.Future[list], plans: list[turns.Plan],
+        stored: list[Result | None], click: Click,
+    ) -> None:  # fmt: skip
+        """Every row's call is back (or all were stopped): commit them, in the order asked."""
+        if future.cancelled():
+            comparison.release(plans)
+            self._end(call, lambda: self._say(str(CancelledError()), "idle"))
+            return
+        try:
+            compared = comparison.commit(plans, stored, future.result())
+        except Exception as exc:
+            comparison.release(plans)
+            self._end(call, functools.partial(self._fail, exc))
+            return
+        self._end(call, lambda: self._show_rows(compared, click))
 
     def _turn(self, click: Click) -> turns.Ask:
         """The click as the runner's ``Ask``: the same one a ``%%banana`` cell makes."""
@@ -224,14 +278,36 @@ class Panel:
         self.references.drop_sent_once(click.sent)
         self._say(f"Done: {caption(result)}", "ok")
 
+    def _show_rows(self, compared: Comparison, click: Click) -> None:
+        """A comparison's rows in the gallery, the first model's on top; "Continue from" on
+        a row's picture carries on that row's chat, on its model."""
+        self._pick = None
+        self._thread = None
+        results = list(compared.values())
+        self._rows = {result.chat for result in results if result.chat}
+        for offset, result in reversed(list(enumerate(results, self._results + 1))):
+            self.gallery.add(result, offset)
+        self._results += len(results)
+        self._ns["_banana"] = compared
+        self.timeline.show(session().chats.current_chat())
+        self.references.drop_sent_once(click.sent)
+        failed = "".join(f" · {model} failed: {one_line(error)}"
+                         for model, error in compared.failed.items())  # fmt: skip
+        self._say(f"Done: {len(results)} models compared · ~{format_usd(compared.cost)}{failed}",
+                  "ok")  # fmt: skip
+
     def _follow(self, result: Result, index: int, label: str) -> None:
         """Continue from: pick the sample on the chat's last turn, else send it once.
 
         On the last turn the core's ``pick`` makes that sample the chat's answer (what
         ``%%banana -c --pick N`` does), so the history carries it with its signature; an
-        older image goes as a one-time first reference of the next Continue instead.
+        older image goes as a one-time first reference of the next Continue instead. A
+        comparison's picture carries on its own row's chat, on that row's model.
         """
         book = session().chats
+        if result.chat in self._rows:
+            self._thread = result.chat
+            self.form.use_model(result.request.model.id)
         chat = book.chats.get(self._thread or "") or book.current_chat()
         if chat is not None and result.chat == chat.name and result.turn == len(chat.turns):
             self._pick = (chat.name, len(chat.turns), locate(result, index)[0] + 1)

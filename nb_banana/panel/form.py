@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 
 from .. import catalog
-from ..models import ModelSpec, current_models, live_model
+from ..models import (
+    ASPECT_RATIOS,
+    IMAGE_SIZES,
+    SEARCH_KINDS,
+    THINKING_LEVELS,
+    ModelSpec,
+    current_models,
+    live_model,
+)
 from ..settings import settings
 from .style import styled
 
@@ -25,6 +35,7 @@ class Options:
     search: tuple[str, ...]
     thoughts: bool
     thinking: str
+    models: tuple[str, ...] | None = None  # "Compare models" ticked: the models, in order
 
 
 class Form:
@@ -62,19 +73,43 @@ class Form:
         self.thoughts = widgets.Checkbox(value=s.thoughts, description="Thoughts", indent=False)
         for box in (self.search, self.image_search, self.thoughts):
             box.layout.width = "auto"
+        self.compare = widgets.Checkbox(
+            description="Compare models", indent=False, layout=widgets.Layout(width="auto"),
+            tooltip="Send the prompt to each model chosen at once: a row each",
+        )  # fmt: skip
+        self.compared = widgets.SelectMultiple(
+            options=model_choices(s.model), value=tuple(m.id for m in current_models()),
+            rows=3, description="Models", style=_WIDE, layout=widgets.Layout(display="none"),
+        )  # fmt: skip
         self._wanted = {"size": s.size, "aspect": s.aspect}
+        self.compare.observe(self._follow_model, names="value")
+        self.compared.observe(self._follow_model, names="value")
         self.model.observe(self._follow_model, names="value")
         self.size.observe(self._remember, names="value")
         self.aspect.observe(self._remember, names="value")
         self._follow_model()
         row = widgets.HBox([
             self.model, self.aspect, self.size, self.count, self.thinking, self.search,
-            self.image_search, self.thoughts,
+            self.image_search, self.thoughts, self.compare,
         ])  # fmt: skip
-        self.widget = widgets.VBox([self.prompt, styled(row, "nbb-row")])
+        self.widget = widgets.VBox([self.prompt, styled(row, "nbb-row"), self.compared])
 
     def spec(self) -> ModelSpec:
+        """The model the options follow: the one chosen, or, comparing, any model compared."""
+        if self.compare.value and self.compared.value:
+            return any_of([live_model(model)[0] for model in self._compared()])
         return live_model(self.model.value)[0]
+
+    def use_model(self, model_id: str) -> None:
+        """Stop comparing and choose one model (a comparison's row to carry on)."""
+        if model_id not in {value for _, value in self.model.options}:
+            self.model.options = model_choices(model_id)
+        self.compare.value = False
+        self.model.value = model_id
+
+    def _compared(self) -> tuple[str, ...]:
+        """The models ticked, in the list's order (the order the rows are shown in)."""
+        return tuple(value for _, value in self.compared.options if value in self.compared.value)
 
     def options(self) -> Options:
         boxes = ((self.search, "web"), (self.image_search, "image"))
@@ -86,10 +121,13 @@ class Form:
             search=tuple(kind for box, kind in boxes if box.value and not box.disabled),
             thoughts=self.thoughts.value and not self.thoughts.disabled,
             thinking="" if self.thinking.disabled else self.thinking.value,
+            models=self._compared() if self.compare.value else None,
         )
 
     def _follow_model(self, _change: object = None) -> None:
         """Offer the model's sizes and ratios only, and switch off what it does not have."""
+        self.model.disabled = self.compare.value
+        self.compared.layout.display = "" if self.compare.value else "none"
         spec = self.spec()
         _choose(self.size, spec.sizes, self._wanted["size"])
         _choose(self.aspect, spec.aspects, self._wanted["aspect"])
@@ -110,6 +148,9 @@ class Form:
     def refresh_models(self) -> None:
         """Add models the API listed after the panel opened (``catalog``)."""
         self.model.options = model_choices(self.model.value)
+        chosen = self.compared.value
+        self.compared.options = model_choices(self.model.value)
+        self.compared.value = chosen
 
 
 def _choose(box: widgets.Dropdown, offered: tuple[str, ...], wanted: str) -> None:
@@ -131,6 +172,22 @@ def model_choices(current: str) -> list[tuple[str, str]]:
     if current not in {value for _, value in choices}:
         choices.append((current, current))
     return choices
+
+
+def any_of(specs: Sequence[ModelSpec]) -> ModelSpec:
+    """What any of the models compared can take: the options to offer while comparing (a
+    model that lacks one drops it on its own row, with a note)."""
+
+    def offered(every: tuple[str, ...], field: str) -> tuple[str, ...]:
+        return tuple(v for v in every if any(v in getattr(spec, field) for spec in specs))
+
+    return dataclasses.replace(
+        specs[0], name="Any model compared", sizes=offered(IMAGE_SIZES, "sizes"),
+        aspects=offered(ASPECT_RATIOS, "aspects"),
+        thinking_levels=offered(THINKING_LEVELS, "thinking_levels"),
+        search=offered(SEARCH_KINDS, "search"), thinking=any(s.thinking for s in specs),
+        max_input_images=max(s.max_input_images for s in specs),
+    )  # fmt: skip
 
 
 def _offer(box: widgets.Checkbox, available: bool, why_not: str) -> None:

@@ -18,7 +18,7 @@ from ..display import caption, grounding_html
 from ..errors import OptionError
 from ..previews import Preview, make_previews
 from ..result import Result, saved_line
-from .references import Guard, Reference, Run, Say, reference
+from .references import Guard, Run, Say, Use, reference
 from .style import styled
 
 # Older groups leave the page (the chat's timeline and the store still have them), so a long
@@ -37,7 +37,7 @@ class Gallery:
     def __init__(
         self,
         namespace: MutableMapping[str, object],
-        use: Callable[[Reference], None],
+        use: Use,
         follow: Callable[[Result, int, str], None],
         run: Run,
         say: Say,
@@ -104,11 +104,13 @@ class Gallery:
         copy = _button("To variable", "code", "Bind this image (a PIL image) to the name")
         use = _button("As reference", "plus", "Send this image with the next prompt")
         follow = _button("Continue from", "reply", "Make the next Continue build on this one")
+        mark = _button("Mark up", "pencil", "Draw on this image; it goes with the next prompt")
         save.on_click(self._guard(lambda _: self._save(result, index, path)))
         copy.on_click(self._guard(lambda _: self._bind(result, index, name)))
         use.on_click(self._guard(lambda _: self._run(self._reuse, label, result, index)))
         follow.on_click(self._guard(lambda _: self._run(self._follow, result, index, label)))
-        rows = [_row(path, save), _row(name, copy), _row(use, follow)]
+        mark.on_click(self._guard(lambda _: self._run(self._mark_up, label, result, index)))
+        rows = [_row(path, save), _row(name, copy), _row(use, follow), _row(mark)]
         info = styled(widgets.HTML(f"{label} · {out.width}×{out.height}"), "nbb-muted")
         return styled(widgets.VBox([picture, info, *rows]), "nbb-card")
 
@@ -135,6 +137,9 @@ class Gallery:
     def _reuse(self, label: str, result: Result, index: int) -> None:
         self._use(reference(label, result.outputs[index].data))
         self._say(f"{label} is a reference now: it goes with every prompt until removed.", "idle")
+
+    def _mark_up(self, label: str, result: Result, index: int) -> None:
+        self._use(reference(label, result.outputs[index].data), mark_up=True)
 
     def _free_path(self, mime_type: str) -> str:
         ext = _EXTENSIONS.get(mime_type, ".png")

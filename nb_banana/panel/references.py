@@ -6,16 +6,18 @@ it is added, so a bad file says so at once and the thumbnail shows what will be 
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import ipywidgets as widgets
 
 from .. import images
 from ..errors import BananaError
+from ..markup_widget import Markup
 from ..models import ModelSpec
 from ..previews import thumbnail
 from .style import styled
@@ -43,6 +45,12 @@ class Reference:
     once: bool = False
 
 
+class Use(Protocol):
+    """Where a picked image goes: ``ReferenceTray.add`` (``mark_up`` opens it for drawing)."""
+
+    def __call__(self, ref: Reference, *, mark_up: bool = False) -> None: ...
+
+
 def reference(name: str, value: object, *, once: bool = False) -> Reference:
     """Encode ``value`` as a request would (same checks, same errors) and keep a thumbnail."""
     encoded = images.encode_images([(name, value)])[0]
@@ -60,7 +68,8 @@ def notebook_images(namespace: Mapping[str, object]) -> list[tuple[str, object]]
 
 
 class ReferenceTray:
-    """Chosen references (each with ×), an upload button, and a strip of notebook images."""
+    """Chosen references (each with × and Mark up), an upload button, a strip of notebook
+    images, and the markup widget of the reference being marked up."""
 
     def __init__(self, namespace: Mapping[str, object], run: Run, say: Say, guard: Guard):
         self._ns = namespace
@@ -70,6 +79,7 @@ class ReferenceTray:
         self._lock = threading.Lock()
         self._chosen: list[Reference] = []
         self._chips: dict[Reference, widgets.Widget] = {}
+        self._marking: Reference | None = None
         self._limit = (3, "")
         self.count = styled(widgets.HTML(), "nbb-muted")
         self.upload = widgets.FileUpload(
@@ -86,17 +96,16 @@ class ReferenceTray:
         self.chosen_box = styled(widgets.HBox(), "nbb-strip")
         self.found_box = styled(widgets.HBox(), "nbb-strip")
         self.found_label = styled(widgets.HTML(), "nbb-muted")
+        self.editor = styled(widgets.VBox(), "nbb-section")
+        self.editor.layout.display = "none"
         self.upload.observe(guard(self._on_upload), names="value")
         self.scan_button.on_click(guard(lambda _: run(self._scan)))
         header = widgets.HBox(
             [widgets.HTML("<b>References</b>"), self.count, self.upload, self.scan_button]
         )
-        self.widget = styled(
-            widgets.VBox(
-                [styled(header, "nbb-row"), self.chosen_box, self.found_label, self.found_box]
-            ),
-            "nbb-section",
-        )
+        parts = [styled(header, "nbb-row"), self.chosen_box, self.editor, self.found_label,
+                 self.found_box]  # fmt: skip
+        self.widget = styled(widgets.VBox(parts), "nbb-section")
         self._render()
 
     @property
@@ -104,16 +113,37 @@ class ReferenceTray:
         with self._lock:
             return list(self._chosen)
 
-    def add(self, ref: Reference) -> None:
-        """Append ``ref``; one from "Continue from" goes first and replaces an earlier one."""
+    def add(self, ref: Reference, *, mark_up: bool = False) -> None:
+        """Append ``ref``; one from "Continue from" goes first and replaces an earlier one.
+        ``mark_up`` opens it for drawing at once (the gallery's Mark up)."""
         with self._lock:
             kept = [r for r in self._chosen if r.name != ref.name and not (ref.once and r.once)]
             self._chosen = [ref, *kept] if ref.once else [*kept, ref]
         self._render()
+        if mark_up:
+            self.mark_up(ref)
+
+    def mark_up(self, ref: Reference) -> None:
+        """Show the markup widget for ``ref``; from now on the marked picture is the one sent.
+        The widget keeps the original, so Clear (or Undo) brings it back."""
+        marked = ref.value if isinstance(ref.value, Markup) else Markup(ref.value, name=ref.name)
+        drawn = dataclasses.replace(ref, value=marked)
+        self._swap(ref, drawn)
+        done = widgets.Button(description="Done", icon="check", tooltip="Close the drawing")
+        done.on_click(self._guard(lambda _: self._run(self._done_marking, drawn)))
+        title = widgets.HTML(f"<b>Marking up {html.escape(ref.name)}</b>")
+        hint = styled(widgets.HTML("the marks go with the picture; Done updates its thumbnail"),
+                      "nbb-muted")  # fmt: skip
+        self._marking = drawn
+        self.editor.children = [styled(widgets.HBox([title, hint, done]), "nbb-row"), marked]
+        self.editor.layout.display = ""
+        self._say(f"Draw on {ref.name}: it goes with the marks from now on.", "idle")
 
     def remove(self, ref: Reference) -> None:
         with self._lock:
             self._chosen = [r for r in self._chosen if r is not ref]
+        if ref is self._marking:
+            self._close_editor()
         self._render()
 
     def drop_sent_once(self, sent: Sequence[Reference]) -> None:
@@ -124,6 +154,22 @@ class ReferenceTray:
 
     def set_model(self, spec: ModelSpec) -> None:
         self._limit = (spec.max_input_images, spec.name)
+        self._render()
+
+    def _done_marking(self, drawn: Reference) -> None:
+        """Close the drawing and show the marks in the reference's thumbnail."""
+        self._close_editor()
+        self._swap(drawn, reference(drawn.name, drawn.value, once=drawn.once))
+
+    def _close_editor(self) -> None:
+        self._marking = None
+        self.editor.children = ()
+        self.editor.layout.display = "none"
+
+    def _swap(self, old: Reference, new: Reference) -> None:
+        """Put ``new`` where ``old`` was, if ``old`` is still chosen."""
+        with self._lock:
+            self._chosen = [new if r is old else r for r in self._chosen]
         self._render()
 
     def _render(self) -> None:
@@ -156,7 +202,12 @@ class ReferenceTray:
         )
         title = widgets.HBox([caption, remove], layout=widgets.Layout(align_items="center"))
         thumb = styled(widgets.Image(value=ref.thumb, format="jpeg"), "nbb-thumb")
-        return styled(widgets.VBox([thumb, title]), "nbb-chip")
+        mark = widgets.Button(
+            description="Mark up", icon="pencil", tooltip=f"Draw on {ref.name} to show what to fix",
+            disabled=ref.images > 1, layout=widgets.Layout(width="auto"),
+        )  # fmt: skip
+        mark.on_click(self._guard(lambda _: self._run(self.mark_up, ref)))
+        return styled(widgets.VBox([thumb, title, mark]), "nbb-chip")
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         files = list(change["new"])

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m nb_banana.simulator",
         description="An offline stand-in for the Gemini API (generateContent, models.list, "
-        "models.get) on 127.0.0.1.",
+        "models.get, the Batch API) on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
     parser.add_argument(
@@ -25,8 +25,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--api-key", default=None, help="accept only this key (default: any non-empty key)"
     )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        metavar="REQUESTS/SECONDS",
+        help="answer 429 past this many generateContent requests per model in any window of "
+        "that many seconds, e.g. 60/10 (default: no limit)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=None,
+        help="keep batch jobs in this folder, so a restarted simulator answers for them "
+        "(default: in memory)",
+    )
+    parser.add_argument(
+        "--batch-timing",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("PENDING", "RUNNING"),
+        help="seconds a batch job is pending, then running (default: 0.5 1)",
+    )
     args = parser.parse_args(argv)
-    simulator = Simulator(api_key=args.api_key, latency=args.latency, port=args.port).start()
+    simulator = Simulator(
+        api_key=args.api_key,
+        latency=args.latency,
+        port=args.port,
+        rate_limit=args.rate_limit,
+        state_dir=args.state_dir,
+    )
+    if args.batch_timing is not None:
+        simulator.batch_timing = tuple(args.batch_timing)
+    simulator.start()
     print(f"nb_banana simulator listening on {simulator.url}")
     print(f"export GOOGLE_GEMINI_BASE_URL={simulator.url}", flush=True)
     try:
@@ -35,6 +66,17 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         simulator.stop()
+
+
+def _rate_limit(text: str) -> tuple[int, float]:
+    """``60/10`` -> (60, 10.0): 60 requests per 10 seconds."""
+    requests, _, seconds = text.partition("/")
+    try:
+        return int(requests), float(seconds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected REQUESTS/SECONDS such as 60/10, not {text!r}"
+        ) from None
 
 
 if __name__ == "__main__":

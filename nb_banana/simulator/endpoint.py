@@ -2,16 +2,19 @@
 
 ``generateContent`` is the one that draws. The order of its checks follows what the real
 service appears to do (docs/simulator.md says where that is a guess): the key, then the
-body's JSON and field names, then the model, then the request's rules; a fault that stands
-for a server or network failure answers before any of that, a fault that stands for a
-model's reply shapes a valid request's reply. ``models.list`` and ``models.get`` check the
-key the same way and answer from ``listing``; faults and latency are for generateContent.
+rate limit, then the body's JSON and field names, then the model, then the request's
+rules; a fault that stands for a server or network failure answers before any of that, a
+fault that stands for a model's reply shapes a valid request's reply. ``models.list`` and
+``models.get`` check the key the same way and answer from ``listing``; faults, latency and
+the rate limit are for generateContent. The batch endpoints are routed here and answered
+by ``batches``, which draws each of a batch's requests with ``draw``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -34,11 +37,23 @@ MAX_REQUEST_BYTES = 20 * 1024 * 1024  # the API's limit on a whole inline reques
 GENERATE = "generateContent"
 LIST = "list"
 GET = "get"
+BATCH_CREATE = "batchGenerateContent"
+BATCH_LIST = "batches.list"
+BATCH_GET = "batches.get"
+BATCH_CANCEL = "batches.cancel"
+BATCH_DELETE = "batches.delete"
+BATCH_ENDPOINTS = (BATCH_CREATE, BATCH_LIST, BATCH_GET, BATCH_CANCEL, BATCH_DELETE)
 _ROUTES = (
     ("POST", GENERATE, re.compile(r"/(v1|v1beta)/models/([^/:]+):generateContent")),
     ("GET", LIST, re.compile(r"/(v1|v1beta)/models()")),
     ("GET", GET, re.compile(r"/(v1|v1beta)/models/([^/:]+)")),
+    ("POST", BATCH_CREATE, re.compile(r"/(v1|v1beta)/models/([^/:]+):batchGenerateContent")),
+    ("GET", BATCH_LIST, re.compile(r"/(v1|v1beta)/batches()")),
+    ("GET", BATCH_GET, re.compile(r"/(v1|v1beta)/batches/([^/:]+)")),
+    ("POST", BATCH_CANCEL, re.compile(r"/(v1|v1beta)/batches/([^/:]+):cancel")),
+    ("DELETE", BATCH_DELETE, re.compile(r"/(v1|v1beta)/batches/([^/:]+)")),
 )
+_MODEL_ENDPOINTS = (GENERATE, LIST, GET, BATCH_CREATE)
 _NO_KEY = (
     "Method doesn't allow unregistered callers (callers without established identity). "
     "Please use API Key or other form of API consumer identity to call this API."
@@ -67,11 +82,12 @@ class Answer:
 
 @dataclass(frozen=True)
 class Route:
-    """Which endpoint a request is for: ``GENERATE``, ``LIST`` or ``GET``."""
+    """Which endpoint a request is for (``GENERATE``, ``LIST``, ``GET`` or a batch one)."""
 
     endpoint: str
     api_version: str  # "v1" or "v1beta"
-    model: str  # "" for LIST
+    model: str  # the model id in the path; "" for LIST and the batches/ paths
+    batch: str = ""  # the batch id in a batches/{id} path
 
 
 def route(method: str, path: str) -> Route | None:
@@ -79,7 +95,10 @@ def route(method: str, path: str) -> Route | None:
     for route_method, endpoint, pattern in _ROUTES:
         match = pattern.fullmatch(path)
         if match and method == route_method:
-            return Route(endpoint, match.group(1), unquote(match.group(2)))
+            name = unquote(match.group(2))
+            if endpoint in _MODEL_ENDPOINTS:
+                return Route(endpoint, match.group(1), name)
+            return Route(endpoint, match.group(1), "", batch=name)
     return None
 
 
@@ -88,7 +107,7 @@ def models_endpoint(
 ) -> Answer:
     """The answer to ``models.list`` or ``models.get``, after the same key check as generating."""
     try:
-        _check_key(key, expected_key)
+        check_key(key, expected_key)
         if target.endpoint == LIST:
             page = list_page(_first(query, "pageSize"), _first(query, "pageToken"))
             return Answer.json(200, page)
@@ -109,19 +128,25 @@ def generate_content(
     body: bytes,
     fault: Fault | None,
     *,
-    sample: int = 1,
+    admit: Callable[[str], None],
+    sample: Callable[[bytes], int],
 ) -> Answer:
     """The answer to one generateContent request, with ``fault`` (if any) applied.
 
-    ``sample`` counts repeats of the same request, so that each repeat draws anew.
+    ``admit`` raises the rate limit's 429 for a request over the limit (after the key
+    check, as a caller without a key is no one's quota). ``sample`` counts repeats of the
+    same request (by its fingerprint: the normalised body and the model), so that each
+    repeat draws anew; it is asked only for a request that is drawn, so a refused request
+    (a 429 retried, a 400 corrected) does not use up a take.
     """
     if fault is not None and fault.kind == "http":
-        return Answer.error(_http_fault(fault))
+        return Answer.error(fault_rejection(fault))
     if fault is not None and fault.kind == "malformed_json":
         return Answer(200, b'{"candidates": [{"content": <html>Service hiccup</html>')
     try:
-        request = _checked_request(api_version, model_id, key, expected_key, body)
-        answer = Answer.json(200, _reply(request, fault, sample))
+        check_key(key, expected_key)
+        admit(model_id)
+        answer = Answer.json(200, draw(api_version, model_id, body, fault, sample))
     except Rejection as rejection:
         answer = Answer.error(rejection)
     if fault is not None and fault.kind == "drop":
@@ -129,25 +154,40 @@ def generate_content(
     return answer
 
 
-def _checked_request(
-    api_version: str, model_id: str, key: str, expected_key: str | None, body: bytes
-) -> ImageRequest:
-    _check_key(key, expected_key)
+def draw(
+    api_version: str,
+    model_id: str,
+    body: bytes,
+    fault: Fault | None,
+    sample: Callable[[bytes], int],
+) -> dict[str, Any]:
+    """The reply body to a request whose key was accepted: checked, then drawn.
+
+    The batch API answers each of its requests with this too, so a request in a batch
+    gets exactly the reply (or the ``Rejection``) it would get on its own.
+    """
     if len(body) > MAX_REQUEST_BYTES:
-        raise invalid(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
-    normalised = normalise(_parse_json(body), api_version)
+        raise payload_too_large()
+    normalised = normalise(parse_json(body), api_version)
     spec = image_model(model_id, api_version)
-    return read_request(normalised, spec, api_version)
+    request = read_request(normalised, spec, api_version)
+    return _reply(request, fault, sample(request.fingerprint))
 
 
-def _check_key(key: str, expected_key: str | None) -> None:
+def payload_too_large() -> Rejection:
+    """The API's answer to a request body over ``MAX_REQUEST_BYTES``."""
+    return invalid(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
+
+
+def check_key(key: str, expected_key: str | None) -> None:
+    """The API's answers to a missing key (403) and, when one is configured, a wrong one (400)."""
     if not key:
         raise Rejection(403, _NO_KEY)
     if expected_key is not None and key != expected_key:
         raise Rejection(400, _BAD_KEY, details=_bad_key_details())
 
 
-def _parse_json(body: bytes) -> Any:
+def parse_json(body: bytes) -> Any:
     """The body as JSON; an empty body reads as ``{}``, which then lacks ``contents``."""
     if not body.strip():
         return {}
@@ -178,7 +218,8 @@ def _reply(request: ImageRequest, fault: Fault | None, sample: int) -> dict[str,
     return image_reply(request, sample=sample)  # slow and drop change delivery, not the reply
 
 
-def _http_fault(fault: Fault) -> Rejection:
+def fault_rejection(fault: Fault) -> Rejection:
+    """The error an ``http`` fault answers with; ``retry_after`` adds RetryInfo and Retry-After."""
     status = fault.status or 500
     if fault.retry_after is None:
         return Rejection(status, fault.message)

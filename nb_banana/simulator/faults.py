@@ -2,8 +2,9 @@
 
 Tests and teaching notebooks queue a ``Fault`` with ``Simulator.inject``; the next
 generateContent request takes it off the queue and answers with it instead of (or, for
-``slow`` and ``bad_image``, on top of) a normal reply. The same faults can be queued over
-HTTP (``POST /_simulator/faults``) with ``Fault.from_json``.
+``slow`` and ``bad_image``, on top of) a normal reply. A batch takes one for each of its
+requests when it is created, so a fault can make one request of a batch fail. The same
+faults can be queued over HTTP (``POST /_simulator/faults``) with ``Fault.from_json``.
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ class Fault:
 
 
 class FaultQueue:
-    """A thread-safe FIFO of faults; each generateContent request takes at most one."""
+    """A thread-safe FIFO of faults; each generateContent request (and each request of a new
+    batch) takes at most one."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -24,6 +24,7 @@ FUTURE_DISPLAY_NAME = "Nano Banana 4 (simulated future model)"
 DEFAULT_PAGE_SIZE = 50  # the API's, when pageSize is missing or 0
 MAX_PAGE_SIZE = 1000  # the API's cap, whatever pageSize asks for
 _GENERATE = "generateContent"
+_BATCH = "batchGenerateContent"
 _IMAGE_METHODS = (_GENERATE, "countTokens")
 # The figures Google's list gives its Gemini models (the Gemini 3 image models' token limits
 # are those of their model pages).
@@ -70,7 +71,7 @@ _TEXT_MODEL = ListedModel(
     "simulator does not answer for it.",
     input_token_limit=1_048_576,
     output_token_limit=65_536,
-    methods=(_GENERATE, "countTokens", "createCachedContent", "batchGenerateContent"),
+    methods=(_GENERATE, "countTokens", "createCachedContent", _BATCH),
     thinking=True,
     spec=None,
 )
@@ -87,7 +88,7 @@ _IMAGEN_MODEL = ListedModel(
 
 
 def _image_entry(spec: ModelSpec, display_name: str) -> ListedModel:
-    methods = _IMAGE_METHODS + (("batchGenerateContent",) if spec.batch else ())
+    methods = _IMAGE_METHODS + ((_BATCH,) if spec.batch else ())
     released = f", released {spec.released}" if spec.released else ""
     return ListedModel(
         id=spec.id,
@@ -122,12 +123,7 @@ def image_model(model_id: str, api_version: str) -> ModelSpec:
     """
     entry = _find(model_id)
     if entry is None or _GENERATE not in entry.methods:
-        raise Rejection(
-            404,
-            f"models/{model_id} is not found for API version {api_version}, or is not "
-            "supported for generateContent. Call ListModels to see the list of available "
-            "models and their supported methods.",
-        )
+        raise _not_found(model_id, api_version, _GENERATE)
     if entry.spec is None:
         drawing = ", ".join(e.id for e in listed_models() if e.spec is not None)
         raise invalid(
@@ -135,6 +131,27 @@ def image_model(model_id: str, api_version: str) -> ModelSpec:
             f"use an image model ({drawing})."
         )
     return entry.spec
+
+
+def check_batch_model(model_id: str, api_version: str) -> None:
+    """Refuse a batch for a model that is not listed (a shut-down one included) or that does
+    not list ``batchGenerateContent``, as the API refuses generateContent for one.
+
+    A listed text model is accepted here: each of its batch's requests then fails as the
+    same request to generateContent would.
+    """
+    entry = _find(model_id)
+    if entry is None or _BATCH not in entry.methods:
+        raise _not_found(model_id, api_version, _BATCH)
+
+
+def _not_found(model_id: str, api_version: str, method: str) -> Rejection:
+    return Rejection(
+        404,
+        f"models/{model_id} is not found for API version {api_version}, or is not "
+        f"supported for {method}. Call ListModels to see the list of available "
+        "models and their supported methods.",
+    )
 
 
 def get_model(model_id: str, api_version: str) -> dict[str, Any]:
@@ -145,19 +162,22 @@ def get_model(model_id: str, api_version: str) -> dict[str, Any]:
     return entry.to_json()
 
 
-def list_page(page_size: str | None, page_token: str | None) -> dict[str, Any]:
+def list_page(size: str | None, page_token: str | None) -> dict[str, Any]:
     """``GET /{version}/models``: one page, and ``nextPageToken`` when more follow."""
     entries = listed_models()
     start = _page_start(page_token, entries) if page_token else 0
-    end = start + _page_size(page_size)
+    end = start + page_size(size)
     page: dict[str, Any] = {"models": [entry.to_json() for entry in entries[start:end]]}
     if end < len(entries):
         page["nextPageToken"] = _token_after(entries[end - 1].id)
     return page
 
 
-def _page_size(value: str | None) -> int:
-    """``pageSize`` as the API reads it: 0 or missing means 50, more than 1000 means 1000."""
+def page_size(value: str | None) -> int:
+    """``pageSize`` as the API reads it: 0 or missing means 50, more than 1000 means 1000.
+
+    The batch list reads it the same way (a guess, listed in docs/simulator.md).
+    """
     if not value:
         return DEFAULT_PAGE_SIZE
     try:

@@ -39,6 +39,24 @@ DEFAULT_MESSAGES: dict[int, str] = {
     504: "The request timed out. Please try again.",
 }
 
+# google.rpc.Code: what a google.rpc.Status (an operation's or a batch response's error)
+# holds in ``code`` instead of the HTTP status.
+GRPC_CODES: dict[str, int] = {
+    "CANCELLED": 1,
+    "UNKNOWN": 2,
+    "INVALID_ARGUMENT": 3,
+    "DEADLINE_EXCEEDED": 4,
+    "NOT_FOUND": 5,
+    "PERMISSION_DENIED": 7,
+    "RESOURCE_EXHAUSTED": 8,
+    "FAILED_PRECONDITION": 9,
+    "ABORTED": 10,
+    "UNIMPLEMENTED": 12,
+    "INTERNAL": 13,
+    "UNAVAILABLE": 14,
+    "UNAUTHENTICATED": 16,
+}
+
 JSON_TYPE = "application/json; charset=UTF-8"
 
 
@@ -76,12 +94,21 @@ class Rejection(Exception):
             error["details"] = list(self.details)
         return json.dumps({"error": error}, indent=2).encode()
 
+    def rpc_status(self) -> dict[str, Any]:
+        """The same error as a ``google.rpc.Status``: a gRPC code, the message, no details.
+
+        This is how a batch reports one request's failure (``InlinedResponse.error``).
+        The details are left out because google-genai 3.6.1 reads them as a list of
+        strings (``JobError.details``) and would refuse the API's typed detail objects.
+        """
+        return {"code": GRPC_CODES[status_name(self.code)], "message": self.message}
+
 
 def invalid(message: str) -> Rejection:
     """A 400 INVALID_ARGUMENT, the answer to every request rule the simulator checks."""
     return Rejection(400, message)
 
 
-def field_violation(path: str, text: str) -> Rejection:
+def field_violation(path: str, text: str, message: str = "GenerateContentRequest") -> Rejection:
     """A 400 in the shape of the API's field checks: ``* GenerateContentRequest.<path>: ...``."""
-    return invalid(f"* GenerateContentRequest.{path}: {text}\n")
+    return invalid(f"* {message}.{path}: {text}\n")

@@ -3,8 +3,9 @@
 A simulated image must make a notebook's behaviour visible without a model: its colours
 come from a hash of the prompt (so two prompts look different and one prompt always looks
 the same), it spells out the prompt, the model, aspect, size and turn, it is unmistakably
-marked SIMULATED, it shows the reference images it was given (so an edit visibly uses
-them), and a follow-up turn without new images is drawn over the previous picture and
+marked SIMULATED and names its model under that mark (so a comparison's rows tell
+themselves apart offline), it shows the reference images it was given (so an edit visibly
+uses them), and a follow-up turn without new images is drawn over the previous picture and
 shows it as a thumbnail (so a chat visibly continues). Rendering stays fast even at 4K:
 the gradient is computed small and scaled up, and PNG is written with the fastest
 compression.
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from ..models import UnknownModel, resolve_model
 
 _GRADIENT_STEP = 16  # the gradient is computed at 1/16 of the size, then scaled up
 _MAX_PROMPT_LINES = 6
@@ -51,6 +54,7 @@ def render_png(scene: Scene) -> bytes:
     unit = min(scene.width, scene.height)
     margin = max(8, unit // 32)
     badge_bottom = _draw_badge(draw, margin, unit)
+    badge_bottom = _draw_model(draw, _model_name(scene.label), margin, badge_bottom, unit)
     label_top = _draw_label(draw, scene, margin, unit)
     # A follow-up without new references shows what it builds on: the previous picture.
     shown = scene.inputs or ((scene.previous,) if scene.previous else ())
@@ -128,6 +132,29 @@ def _draw_badge(draw: ImageDraw.ImageDraw, margin: int, unit: int) -> int:
     box = (margin, margin, margin + right - left + 2 * pad, margin + bottom - top + 2 * pad)
     draw.rectangle(box, fill=(200, 30, 40), outline=(255, 255, 255), width=max(2, pad // 3))
     draw.text((margin + pad - left, margin + pad - top), "SIMULATED", font=font, fill="white")
+    return box[3]
+
+
+def _model_name(label: str) -> str:
+    """The label's first field is the model's id (``replies._scene``): the table's name for
+    it (``Nano Banana Pro``), else the id as sent."""
+    model_id = label.split(" · ", 1)[0].strip()
+    try:
+        return resolve_model(model_id).name
+    except UnknownModel:
+        return model_id
+
+
+def _draw_model(draw: ImageDraw.ImageDraw, name: str, margin: int, top: int, unit: int) -> int:
+    """The model's name on a dark tab under the badge; returns its bottom edge."""
+    if not name:
+        return top
+    font = _font(unit // 22)
+    left, text_top, right, bottom = draw.textbbox((0, 0), name, font=font)
+    pad = max(3, unit // 100)
+    box = (margin, top + pad, margin + right - left + 2 * pad, top + bottom - text_top + 3 * pad)
+    draw.rectangle(box, fill=(25, 25, 25))
+    draw.text((margin + pad - left, box[1] + pad - text_top), name, font=font, fill="white")
     return box[3]
 
 

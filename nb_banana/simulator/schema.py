@@ -94,6 +94,27 @@ SCHEMA: dict[str, dict[str, str]] = {
     "SearchTypes": {"webSearch": "WebSearch", "imageSearch": "ImageSearch"},
     "WebSearch": {},
     "ImageSearch": {},
+    # models.batchGenerateContent (what google-genai 3.6.1 sends, and the API reference's
+    # GenerateContentBatch; the output-only fields are accepted and ignored, as protobuf
+    # JSON reading does).
+    "BatchGenerateContentRequest": {"batch": "GenerateContentBatch"},
+    "GenerateContentBatch": {
+        "model": "string",
+        "name": "string",
+        "displayName": "string",
+        "inputConfig": "InputConfig",
+        "output": "any",
+        "createTime": "any",
+        "endTime": "any",
+        "updateTime": "any",
+        "batchStats": "any",
+        "state": "any",
+        "priority": "int",
+        "webhookConfig": "any",
+    },
+    "InputConfig": {"fileName": "string", "requests": "InlinedRequests"},
+    "InlinedRequests": {"requests": "InlinedRequest[]"},
+    "InlinedRequest": {"request": "GenerateContentRequest", "metadata": "any"},
 }
 
 # Oneof 'data' of a Part: exactly one of these holds the part's content.
@@ -135,14 +156,17 @@ def decode_base64(text: str) -> bytes | None:
         return None
 
 
-def normalise(body: Any, api_version: str) -> dict[str, Any]:
-    """``body`` with every known key in camelCase and nulls dropped; a 400 for anything else."""
+def normalise(
+    body: Any, api_version: str, message: str = "GenerateContentRequest"
+) -> dict[str, Any]:
+    """``body`` (a ``message``) with every known key in camelCase and nulls dropped; a 400
+    for anything else."""
     if not isinstance(body, dict):
         raise invalid(
             "Invalid JSON payload received. Expected an object at the top level, "
             f"got {_show(body)}."
         )
-    return _message(body, "GenerateContentRequest", "", api_version)
+    return _message(body, message, "", api_version)
 
 
 def _message(obj: dict[str, Any], name: str, path: str, version: str) -> dict[str, Any]:

@@ -2,28 +2,42 @@
 
 The server speaks HTTP/1.1 with keep-alive and always sends Content-Length, because the
 SDK (httpx with a connection pool) reuses connections. Each API request is recorded (the
-key redacted) and answered by ``endpoint``; a generateContent request also takes at most one
-queued fault and waits out the latency. Paths under ``/_simulator/`` are a small control
-surface for a simulator running in another process.
+key redacted) and answered by ``endpoint`` (or ``batches``); a generateContent request also
+takes at most one queued fault, passes the rate limit and waits out the latency, each in
+its own thread, so concurrent requests wait their latencies side by side. Paths under
+``/_simulator/`` are a small control surface for a simulator running in another process.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
+import os
 import re
 import socket
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .endpoint import GENERATE, Answer, Route, generate_content, models_endpoint, route
+from .batches import batch_endpoint, inlined_response
+from .batchstore import BatchJobs, Job
+from .endpoint import (
+    BATCH_ENDPOINTS,
+    GENERATE,
+    Answer,
+    Route,
+    generate_content,
+    models_endpoint,
+    route,
+)
 from .faults import Fault, FaultQueue
+from .ratelimit import RateLimit, RateLimiter
 from .rejections import Rejection
 
 _CONTROL = "/_simulator/"
@@ -52,6 +66,9 @@ class Simulator:
     delays every generateContent answer. ``port=0`` picks a free port. ``record_limit``
     keeps only that many recent requests (bodies hold whole chat histories with images, so
     a long-lived simulator in a notebook must not keep them all); ``None`` keeps every one.
+    ``rate_limit=(requests, seconds)`` limits generateContent per model (settable at any
+    time, as ``rate_limit``). ``state_dir`` keeps batch jobs in that folder, so that a new
+    simulator on it answers for them; without it they live in memory.
     """
 
     def __init__(
@@ -61,6 +78,8 @@ class Simulator:
         *,
         port: int = 0,
         record_limit: int | None = None,
+        rate_limit: tuple[int, float] | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.api_key = api_key
         self.latency = latency
@@ -68,6 +87,10 @@ class Simulator:
         self._faults = FaultQueue()
         self._requests: deque[RecordedRequest] = deque(maxlen=record_limit)
         self._samples: Counter[bytes] = Counter()
+        self._limiter = RateLimiter()
+        self.rate_limit = rate_limit
+        folder = None if state_dir is None else Path(state_dir) / "batches"
+        self._batches = BatchJobs(folder, self._respond_in_batch)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -89,6 +112,7 @@ class Simulator:
             )
             self._server = server
             self._thread.start()
+            self._batches.start()
         return self
 
     def stop(self) -> None:
@@ -99,6 +123,7 @@ class Simulator:
         if server is None:
             return
         self._stopping.set()
+        self._batches.stop()
         server.shutdown()
         server.server_close()
         server.close_connections()
@@ -118,7 +143,13 @@ class Simulator:
         return self._server is not None
 
     def inject(self, fault: Fault, times: int = 1) -> None:
-        """Answer the next ``times`` generateContent requests with ``fault`` (after any queued)."""
+        """Answer the next ``times`` generateContent requests with ``fault`` (after any queued).
+
+        A batch created meanwhile takes faults too, one for each of its requests in order:
+        an ``http`` fault makes that request's ``error``, a reply-shaped one (``block``,
+        ``finish``, ...) its ``response``; ``slow``, ``drop`` and ``malformed_json`` have
+        no effect inside a batch.
+        """
         self._faults.push(fault, times)
 
     def clear_faults(self) -> None:
@@ -139,10 +170,50 @@ class Simulator:
         with self._lock:
             self._requests.clear()
 
+    @property
+    def rate_limit(self) -> tuple[int, float] | None:
+        """``(requests, seconds)``: at most that many generateContent requests per model in
+        any window of that many seconds; ``None`` (the default) for no limit."""
+        limit = self._limiter.limit
+        return None if limit is None else (limit.requests, limit.window)
+
+    @rate_limit.setter
+    def rate_limit(self, limit: tuple[int, float] | None) -> None:
+        self._limiter.limit = None if limit is None else RateLimit(limit[0], float(limit[1]))
+
+    @property
+    def rate_limited(self) -> int:
+        """How many generateContent requests the rate limit answered with 429 (since the
+        last ``reset``); injected ``Fault.http(429)`` answers are not counted."""
+        return self._limiter.refused
+
+    @property
+    def batch_timing(self) -> tuple[float, float]:
+        """``(pending, running)``: the seconds a new batch job spends in each state before
+        it succeeds (default ``(0.5, 1.0)``). A job keeps the timing it was created with."""
+        return self._batches.timing
+
+    @batch_timing.setter
+    def batch_timing(self, timing: tuple[float, float]) -> None:
+        self._batches.timing = timing
+
+    def fail_next_batch(self, message: str = "The batch failed (injected).") -> None:
+        """Make the next batch job created end ``JOB_STATE_FAILED`` instead of succeeding."""
+        self._batches.fail_next(message)
+
+    @property
+    def state_dir(self) -> Path | None:
+        """The folder batch jobs are kept in (under ``batches/``), ``None`` for memory only."""
+        folder = self._batches.folder
+        return None if folder is None else folder.parent
+
     def reset(self) -> None:
-        """Forget the recorded requests and samples, and drop queued faults."""
+        """Start afresh: forget the recorded requests, samples and batch jobs (their files
+        too), drop queued faults, lift the rate limit, and restore the batch timing."""
         self.clear_requests()
         self._faults.clear()
+        self._limiter.reset()
+        self._batches.clear()
         with self._lock:
             self._samples.clear()
 
@@ -160,16 +231,20 @@ class Simulator:
         with self._lock:
             self._requests.append(request)
 
-    def _next_sample(self, model: str, body: bytes) -> int:
-        """1 for the first time this exact request arrives, 2 the next time, and so on.
+    def _next_sample(self, fingerprint: bytes) -> int:
+        """1 for the first time this request (``ImageRequest.fingerprint``: its normalised
+        body and model) is drawn, 2 the next time, and so on, live or in a batch.
 
         The real model draws a new picture for each call; the simulator draws a visibly
         different one per repeat (``-n 3``, ``--fresh``), and the same ones in every run.
         """
-        key = hashlib.sha256(model.encode() + b"\0" + body).digest()
         with self._lock:
-            self._samples[key] += 1
-            return self._samples[key]
+            self._samples[fingerprint] += 1
+            return self._samples[fingerprint]
+
+    def _respond_in_batch(self, job: Job, entry: dict[str, Any]) -> dict[str, Any]:
+        """One request of a batch, drawn as generateContent draws it (takes counted alike)."""
+        return inlined_response(job, entry, self._next_sample)
 
     def _pause(self, seconds: float) -> bool:
         """Wait ``seconds`` unless the simulator stops first; whether it is still running."""
@@ -183,20 +258,31 @@ _shared_lock = threading.Lock()
 SHARED_RECORD_LIMIT = 100
 
 
-def shared() -> Simulator:
+def shared(state_dir: str | os.PathLike[str] | None = None) -> Simulator:
     """The process's own running simulator (what ``%banana offline`` uses); one per process.
 
     It keeps only the last ``SHARED_RECORD_LIMIT`` requests: it lives as long as the kernel.
+    ``state_dir`` (taken when it is first started) keeps its batch jobs on disk, so a job
+    submitted offline is still there after a kernel restart, as a real one would be.
     """
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = Simulator(record_limit=SHARED_RECORD_LIMIT)
+            _shared = Simulator(record_limit=SHARED_RECORD_LIMIT, state_dir=state_dir)
         return _shared.start()
+
+
+def _quota_refusal(answer: Answer, fault: Fault | None) -> bool:
+    """A 429 from the rate limit (not an injected fault, which keeps its latency)."""
+    return answer.status == 429 and (fault is None or fault.kind != "http")
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # A burst of concurrent calls (``asyncio.gather`` of many) must not overflow the listen
+    # backlog (5 by default): a refused connection is retried a second later by the client's
+    # TCP stack, which would make concurrent requests look serialised.
+    request_queue_size = 128
     simulator: Simulator
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
@@ -277,14 +363,27 @@ class _Handler(BaseHTTPRequestHandler):
                 Rejection(
                     404,
                     f"The simulator has no {self.command} {path}: it serves "
-                    "POST /v1beta/models/{model}:generateContent, GET /v1beta/models and "
-                    "GET /v1beta/models/{model} (and the same under /v1/).",
+                    "POST /v1beta/models/{model}:generateContent, GET /v1beta/models, "
+                    "GET /v1beta/models/{model}, POST /v1beta/models/{model}:"
+                    "batchGenerateContent, GET /v1beta/batches, GET and DELETE "
+                    "/v1beta/batches/{id}, POST /v1beta/batches/{id}:cancel (and the same "
+                    "under /v1/).",
                 )
             )
-        if target.endpoint != GENERATE:
-            query = parse_qs(urlsplit(self.path).query)
-            return models_endpoint(target, self._key(), simulator.api_key, query)
-        return self._generate(simulator, target, body)
+        if target.endpoint == GENERATE:
+            return self._generate(simulator, target, body)
+        query = parse_qs(urlsplit(self.path).query)
+        if target.endpoint in BATCH_ENDPOINTS:
+            return batch_endpoint(
+                target,
+                self._key(),
+                simulator.api_key,
+                body,
+                query,
+                simulator._batches,
+                simulator._faults,
+            )
+        return models_endpoint(target, self._key(), simulator.api_key, query)
 
     def _generate(self, simulator: Simulator, target: Route, body: bytes) -> Answer | None:
         version, model = target.api_version, target.model
@@ -295,10 +394,18 @@ class _Handler(BaseHTTPRequestHandler):
             delay += fault.seconds or 0.0
         # Latency is the time the "model" takes to answer, drawing included: a remote model
         # does not slow down because the client's machine has few cores.
-        sample = simulator._next_sample(model, body)
         answer = generate_content(
-            version, model, self._key(), simulator.api_key, body, fault, sample=sample
+            version,
+            model,
+            self._key(),
+            simulator.api_key,
+            body,
+            fault,
+            admit=simulator._limiter.admit,
+            sample=simulator._next_sample,
         )
+        if _quota_refusal(answer, fault):
+            return answer  # the service refuses over-quota calls at once, before any model
         if not simulator._pause(delay - (time.monotonic() - started)):
             self.close_connection = True
             return None
@@ -366,23 +473,98 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _control(simulator: Simulator, method: str, path: str, body: bytes) -> Answer:
-    """``/_simulator/faults`` (GET, POST, DELETE) and ``/_simulator/requests`` (GET, DELETE)."""
-    if path == f"{_CONTROL}faults" and method == "POST":
-        try:
-            data = json.loads(body or b"{}")
-            times = int(data.pop("times", 1))
-            simulator.inject(Fault.from_json(data), times)
-        except (ValueError, TypeError, AttributeError) as exc:
-            return Answer.error(Rejection(400, f"Cannot queue that fault: {exc}"))
-        return Answer.json(200, {"queued": times, "pending": len(simulator.faults)})
-    if path == f"{_CONTROL}faults" and method == "GET":
-        return Answer.json(200, [fault.to_json() for fault in simulator.faults])
-    if path == f"{_CONTROL}faults" and method == "DELETE":
-        simulator.clear_faults()
-        return Answer.json(200, {"pending": 0})
-    if path == f"{_CONTROL}requests" and method == "GET":
-        return Answer.json(200, [asdict(request) for request in simulator.requests])
-    if path == f"{_CONTROL}requests" and method == "DELETE":
-        simulator.clear_requests()
-        return Answer.json(200, {"requests": 0})
-    return Answer.error(Rejection(404, f"The simulator's control surface has no {method} {path}."))
+    """``/_simulator/{faults,requests,rate_limit,batches}``: see docs/simulator.md."""
+    handler = _CONTROLS.get((method, path.removeprefix(_CONTROL)))
+    if handler is None:
+        return Answer.error(
+            Rejection(404, f"The simulator's control surface has no {method} {path}.")
+        )
+    try:
+        data = json.loads(body or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        return Answer.json(200, handler(simulator, data))
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        return Answer.error(Rejection(400, f"Cannot {method} {path}: {exc}"))
+
+
+def _queue_fault(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    times = int(data.pop("times", 1))
+    simulator.inject(Fault.from_json(data), times)
+    return {"queued": times, "pending": len(simulator.faults)}
+
+
+def _faults(simulator: Simulator, data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [fault.to_json() for fault in simulator.faults]
+
+
+def _clear_faults(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    simulator.clear_faults()
+    return {"pending": 0}
+
+
+def _requests(simulator: Simulator, data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [asdict(request) for request in simulator.requests]
+
+
+def _clear_requests(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    simulator.clear_requests()
+    return {"requests": 0}
+
+
+def _rate_limit(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    """``{"requests": N, "window": W, "rate_limited": count}`` (``null``s without a limit)."""
+    requests, window = simulator.rate_limit or (None, None)
+    return {"requests": requests, "window": window, "rate_limited": simulator.rate_limited}
+
+
+def _set_rate_limit(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    simulator.rate_limit = (data["requests"], data["window"])
+    return _rate_limit(simulator, data)
+
+
+def _lift_rate_limit(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    simulator.rate_limit = None
+    return _rate_limit(simulator, data)
+
+
+def _batches(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    """The batch timing and every job's name and state, newest first."""
+    now = time.time()
+    jobs = [
+        {"name": job.name, "displayName": job.display_name, "state": job.state(now)}
+        for job in simulator._batches.newest_first()
+    ]
+    return {"timing": list(simulator.batch_timing), "jobs": jobs}
+
+
+def _set_batches(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    """``{"timing": [pending, running]}`` and/or ``{"fail_next": "message"}``."""
+    unknown = set(data) - {"timing", "fail_next"}
+    if unknown:
+        raise ValueError(f"unknown batch settings {', '.join(sorted(unknown))}")
+    if "timing" in data:
+        simulator.batch_timing = tuple(data["timing"])
+    if "fail_next" in data:
+        simulator.fail_next_batch(str(data["fail_next"]))
+    return _batches(simulator, data)
+
+
+def _clear_batches(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    simulator._batches.clear()
+    return _batches(simulator, data)
+
+
+_CONTROLS: dict[tuple[str, str], Callable[[Simulator, dict[str, Any]], Any]] = {
+    ("POST", "faults"): _queue_fault,
+    ("GET", "faults"): _faults,
+    ("DELETE", "faults"): _clear_faults,
+    ("GET", "requests"): _requests,
+    ("DELETE", "requests"): _clear_requests,
+    ("GET", "rate_limit"): _rate_limit,
+    ("POST", "rate_limit"): _set_rate_limit,
+    ("DELETE", "rate_limit"): _lift_rate_limit,
+    ("GET", "batches"): _batches,
+    ("POST", "batches"): _set_batches,
+    ("DELETE", "batches"): _clear_batches,
+}

@@ -71,6 +71,15 @@ class Comparison(Mapping[str, Result]):
         """The rows that came to nothing: model id → why."""
         return {row.model.id: row.error for row in self.rows if row.error is not None}
 
+    def _banana_not_a_picture_(self, name: str) -> str:
+        """Why ``{name}`` cannot stand for a comparison (a prompt takes one picture), and how
+        to pick one; its text would otherwise be sent as prompt."""
+        alias = next(iter(self), "pro")
+        return (
+            f"{{{name}}} holds a comparison of {len(self.rows)} models, not one picture: bind "
+            f"the row you want first (pick = {name}['{alias}']), then write {{pick}}."
+        )
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
         from .display import comparison_bundle
 

@@ -112,9 +112,11 @@ def lookup(ns: Mapping[str, object], name: str) -> object:
 
 def _as_list(values: object, name: str) -> list[object]:
     """The elements in order: a list or tuple as it is, a pandas Series by position
-    (duck-typed, so pandas is never imported)."""
+    (duck-typed, so pandas is never imported), an earlier run's results less its failures."""
     if isinstance(values, list | tuple):
         return list(values)
+    if isinstance(values, EachResult):
+        return [result for result in values if result is not None]
     if hasattr(values, "iloc") and not hasattr(values, "columns"):
         return list(values)  # type: ignore[call-overload]
     frame = ""
@@ -181,11 +183,12 @@ class Pacer:
     """When the next calls may start, and how many may be in flight.
 
     At most ``rpm`` start in any 60 s (0: no limit), none while a rate-limit pause lasts,
-    and at most ``room`` are in flight. ``room`` is ``limit`` until a 429; then it is one
-    call, and each call the server admits widens it by one (doubling it every round trip,
-    as TCP's slow start does). The server's delay frees one request's place in its window,
-    not eight: sent all at once when the pause ends, most of a full burst would be refused
-    again, and each refusal would cost a round trip and one of the element's retries.
+    and at most ``room`` are in flight. ``room`` is ``limit`` until a 429; each 429 halves
+    it (down to one call), and each call the server admits widens it by one (doubling it
+    every round trip, as TCP's congestion control does). The server's delay frees at least
+    one place in its window, not necessarily eight: sent all at once when the pause ends,
+    a full burst could be refused again, each refusal costing one of the element's retries;
+    starting again from one call would waste round trips when the window has emptied.
     """
 
     def __init__(self, rpm: int, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
@@ -214,9 +217,9 @@ class Pacer:
 
     def pause(self, seconds: float) -> None:
         """A 429: hold every start for ``seconds`` (a pause already longer stands), then
-        start again with one call in flight."""
+        start again with half as many calls in flight."""
         self._until = max(self._until, self.clock() + seconds)
-        self.room = 1
+        self.room = max(1, self.room // 2)
 
     def admitted(self) -> None:
         """A call the server took (whatever it answered): one more may be in flight."""

@@ -142,6 +142,14 @@ class EachResult(Sequence["Result | None"]):
     def cached(self) -> int:
         return sum(done.cached for done in self.done.values())
 
+    def _banana_not_a_picture_(self, name: str) -> str:
+        """Why ``{name}`` cannot stand for a whole run's results, and the two ways on."""
+        return (
+            f"{{{name}}} holds the {len(self)} results of an --each run, not one picture: "
+            f"treat each with --each {name}, or bind one first (pick = {name}[0]), then "
+            "write {pick}."
+        )
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
         from .display import contact_sheet_bundle
 

@@ -88,6 +88,8 @@ def _resolve_ref(name: str, namespace: Mapping[str, object]) -> Item:
         return (name, value)
     if isinstance(value, str) and (path := images.image_file(value)) is not None:
         return (name, images.NamedFile(path))
+    if callable(hint := getattr(type(value), "_banana_not_a_picture_", None)):
+        raise PromptError(hint(value, name))  # many results (a comparison, an --each run)
     if inspect.ismodule(value) or inspect.isroutine(value) or inspect.isclass(value):
         kind = "module" if inspect.ismodule(value) else "function or class"
         raise PromptError(

@@ -343,3 +343,15 @@ def test_comparing_fewer_than_two_models_is_refused_in_one_line(panel, sim):  # 
     compare_in(panel, "a fox", PRO)
     assert panel.message == f"A comparison needs two models or more, e.g. lite,pro (not {PRO})."
     assert posts(sim) == [] and panel.gallery.pictures == []
+
+
+def test_a_comparison_as_a_reference_is_refused_with_the_way_to_pick_a_row(ip, sim):
+    run(ip, "-m lite,pro -o trio", "a lighthouse")
+    sent = len(sim.requests)
+    with pytest.raises(UsageError, match=r"\{trio\} holds a comparison of 2 models.*pick = trio\["):
+        run(ip, "", "make it night {trio}")
+    assert len(sim.requests) == sent
+    ip.user_ns["pick"] = ip.user_ns["trio"]["pro"]
+    run(ip, "", "make it night {pick}")
+    parts = posts(sim)[-1].body["contents"][-1]["parts"]
+    assert any("inlineData" in part for part in parts)  # the row's picture went as an image

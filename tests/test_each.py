@@ -292,6 +292,17 @@ def test_a_run_that_cannot_start_is_refused_in_one_line_before_any_call(ip, sim,
     assert posts(sim) == [] and captured.outputs == [] and captured.stdout == ""
 
 
+def test_a_whole_run_as_a_reference_is_refused_and_each_result_can_be_each_d(ip, sim):
+    ip.user_ns["animals"] = ANIMALS[:2]
+    run(ip, "--each animals -o out", "{item}")
+    sent = len(posts(sim))
+    with pytest.raises(UsageError, match=r"\{out\} holds the 2 results of an --each run"):
+        run(ip, "", "make it night {out}")
+    assert len(posts(sim)) == sent
+    run(ip, "--each out -o night", "make {item} a night scene")  # its results, each edited
+    assert len(posts(sim)) == sent + 2 and len(ip.user_ns["night"].images) == 2
+
+
 def test_an_error_every_element_would_meet_stops_the_run_in_one_line(ip, sim):
     settings().max_concurrency = 1
     sim.inject(Fault.http(401))
@@ -316,10 +327,13 @@ def test_rpm_is_a_sliding_minute_and_a_pause_holds_every_start():
     assert pacer.wait(1) == 7.5 and Pacer(0, 8, clock=lambda: now[0]).wait(100) == 0
 
 
-def test_after_a_429_the_run_starts_with_one_call_and_widens_as_calls_are_admitted():
+def test_each_429_halves_the_calls_in_flight_and_admitted_calls_widen_them_again():
     pacer = Pacer(0, 8)
     assert pacer.room == 8
     pacer.pause(0)
+    assert pacer.room == 4
+    for _ in range(3):  # a burst of refusals brings it down to one call, not below
+        pacer.pause(0)
     assert pacer.room == 1
     for _ in range(3):
         pacer.admitted()

@@ -89,6 +89,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     failures TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_cell ON jobs (scope, cell);
+CREATE TABLE IF NOT EXISTS marks (picture TEXT PRIMARY KEY, marks TEXT NOT NULL, saved REAL);
 """
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 # Which endpoint answered (``cache.endpoint_class``): "gemini", "simulator" or a base URL.
@@ -458,6 +459,22 @@ class Store:
         with self._lock:
             rows = self._db.execute(query + " ORDER BY created DESC", values).fetchall()
         return [_job_row(row) for row in rows]
+
+    @_guarded
+    def save_marks(self, picture: str, marks: list[dict[str, object]]) -> None:
+        """The marks last drawn on a picture (by its digest), for ``nb_banana.markup``."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO marks (picture, marks, saved) VALUES (?, ?, ?)",
+                (picture, json.dumps(marks), time.time()),
+            )
+
+    @_guarded
+    def marks(self, picture: str) -> list[dict[str, object]] | None:
+        with self._lock:
+            row = self._db.execute("SELECT marks FROM marks WHERE picture = ?", (picture,))
+            found = row.fetchone()
+        return None if found is None else json.loads(found[0])
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -20,8 +20,10 @@ from nb_banana.markup_widget import Markup, markup
 from nb_banana.markup_widget.marks import PALETTE, metrics_for
 from nb_banana.markup_widget.render import label_font
 from nb_banana.panel.references import reference
+from nb_banana.settings import settings
 
 from . import test_panel
+from .conftest import restart_kernel
 from .test_panel import generate, sent_bytes, sent_parts, wait_until
 
 panel = test_panel.panel  # the panel fixture, as test_panel.py drives it
@@ -31,6 +33,15 @@ ELLIPSE = {"kind": "ellipse", "color": "blue", "points": [[500, 400], [700, 600]
 ARROW = {"kind": "arrow", "color": "yellow", "points": [[820, 100], [620, 300]]}
 PEN = {"kind": "pen", "color": "green", "points": [[100, 600], [200, 700], [300, 620]]}
 TEXT = {"kind": "text", "color": "white", "points": [[600, 120]], "text": "taller"}
+
+
+@pytest.fixture(autouse=True)
+def own_store(tmp_path):
+    """Marks are kept in the store: each test has its own, never the working folder's."""
+    s = settings()
+    before, s.store = s.store, str(tmp_path / "store")
+    yield
+    settings().store = before
 
 
 def gradient(width: int = 1024, height: int = 768) -> Image.Image:
@@ -321,3 +332,26 @@ def test_mark_up_on_a_gallery_picture_makes_it_a_reference_to_draw_on(panel, ip,
     assert ref.name == "result1" and isinstance(ref.value, Markup)
     assert ref.value.original.size == ip.user_ns["_banana"].image.size
     assert ref.value in panel.references.editor.children
+
+
+def test_re_running_the_cell_or_restarting_reopens_the_picture_with_its_marks(ip, sim):
+    photo = gradient(640, 480)
+    drawn = markup(photo)
+    assert drawn.marks == []
+    drawn.marks = [RECT]  # as the page sets them
+    drawn.marks = [RECT, TEXT]
+    again = markup(photo.copy())  # the cell run again: the same pixels, a new object
+    assert again.marks == drawn.marks and again.image.tobytes() == drawn.image.tobytes()
+    restart_kernel()
+    assert markup(photo).marks == drawn.marks
+    assert markup(photo, []).marks == []  # asked to start clean
+    assert markup(gradient(640, 481)).marks == []  # another picture has marks of its own
+
+
+def test_marks_still_work_when_the_store_cannot_keep_them(ip, sim, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    settings().store = str(blocker)
+    drawn = markup(gradient(320, 240))
+    drawn.marks = [RECT]
+    assert drawn.image.size == (320, 240) and len(drawn.marks) == 1

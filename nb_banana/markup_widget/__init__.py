@@ -15,11 +15,13 @@ from .widget import Markup
 __all__ = ["Markup", "markup"]
 
 
-def markup(image: object, marks: Sequence[Mapping[str, Any]] = ()) -> Markup:
+def markup(image: object, marks: Sequence[Mapping[str, Any]] | None = None) -> Markup:
     """A drawing surface over ``image`` (anything nb_banana sends as an image): pen,
     rectangle, ellipse, arrow and text in strong colours, with undo and clear.
 
     Show it by leaving it last in a cell; send it as ``{name}`` or ``-i NAME`` and the
-    marked-up picture goes, at full size. Pass an earlier widget's ``marks`` to carry on.
+    marked-up picture goes, at full size. The marks are kept in the store by the picture,
+    so re-running the cell, or a restarted kernel, opens it with the marks last drawn on
+    it; ``marks`` sets them instead (``[]`` to start clean).
     """
     return Markup(image, marks=marks)

@@ -7,6 +7,8 @@ the original stays in the kernel, unchanged, at full resolution.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import sys
 from collections.abc import Mapping, Sequence
@@ -18,8 +20,9 @@ from PIL import Image
 from traitlets import Bytes, Dict, Int, List, TraitError, Tuple, Unicode, validate
 
 from .. import images
-from ..errors import ImageInputError
+from ..errors import ImageInputError, StoreError
 from ..settings import settings
+from ..store import open_store_or_none
 from .marks import PALETTE, Mark, metrics_for
 from .render import render
 
@@ -50,16 +53,33 @@ class Markup(anywidget.AnyWidget):
     metrics = Dict(help="Line width, arrow head, label size in image pixels.").tag(sync=True)
 
     def __init__(
-        self, image: object, *, marks: Sequence[Mapping[str, Any]] = (), name: str = "image"
+        self,
+        image: object,
+        *,
+        marks: Sequence[Mapping[str, Any]] | None = None,
+        name: str = "image",
     ) -> None:
         self._original = _picture(_one_image(image, name), name)
         self._metrics = metrics_for(*self._original.size)
+        self._digest = _digest(self._original)
         preview, preview_type = _preview(self._original, settings().preview_px)
+        if marks is None:
+            marks = _kept_marks(self._digest)
         super().__init__(
             picture=preview, picture_type=preview_type, size=self._original.size,
             palette={k: list(v) for k, v in PALETTE.items()}, metrics=self._metrics.as_dict(),
             marks=list(marks),
         )  # fmt: skip
+        self.observe(self._keep, names="marks")
+
+    def _keep(self, change: dict[str, Any]) -> None:
+        """Every change of the marks kept in the store, by the picture, so re-running the
+        cell (or a restarted kernel) opens the same picture with the marks drawn on it."""
+        store = open_store_or_none(settings().store)
+        if store is None:
+            return
+        with contextlib.suppress(StoreError):  # the marks still work; only the copy is lost
+            store.save_marks(self._digest, change["new"])
 
     @property
     def original(self) -> Image.Image:
@@ -97,6 +117,22 @@ class Markup(anywidget.AnyWidget):
             except ValueError as exc:
                 raise TraitError(f"mark {number} of {len(proposal['value'])}: {exc}.") from None
         return checked
+
+
+def _digest(picture: Image.Image) -> str:
+    """What names a picture's marks in the store: its pixels, whatever variable holds it."""
+    digest = hashlib.sha256(f"{picture.mode} {picture.size}".encode())
+    digest.update(picture.tobytes())
+    return digest.hexdigest()
+
+
+def _kept_marks(digest: str) -> list[dict[str, object]]:
+    """The marks last drawn on this picture, or none (no store, or never marked)."""
+    store = open_store_or_none(settings().store)
+    try:
+        return (store.marks(digest) if store is not None else None) or []
+    except StoreError:
+        return []
 
 
 def _one_image(value: object, name: str) -> object:

@@ -37,15 +37,13 @@ from .jobs import (
     stored_result,
     wait_for,
 )
+from .models import BATCH_INLINE_BYTES as MAX_INLINED_BYTES
 from .request import Request, TextPart
 from .session import session
 from .settings import settings
 from .store import SIMULATOR, JobRow, Store, open_store
 from .turns import Ask, Plan, plan, release
 from .usage import estimate_before, format_usd
-
-# API_NOTES: "inlined requests up to 20 MB in total per job"; a bigger run is split.
-MAX_INLINED_BYTES = 20_000_000
 
 # JSON around one inlined request (options, field names, metadata), counted generously.
 _REQUEST_OVERHEAD = 1024

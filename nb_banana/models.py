@@ -29,6 +29,10 @@ THINKING_LEVELS: tuple[str, ...] = ("minimal", "high")
 SEARCH_KINDS: tuple[str, ...] = ("web", "image")
 INPUT_MIME_TYPES: tuple[str, ...] = ("image/png", "image/jpeg", "image/webp")
 MAX_INPUT_IMAGE_BYTES = 5 * 1024 * 1024
+# The Batch API's terms (API_NOTES, read on TABLE_CHECKED): half the live price, and
+# inlined requests up to 20 MB in total per job (a bigger run is split into several).
+BATCH_PRICE = 0.5
+BATCH_INLINE_BYTES = 20_000_000
 
 # Pixel sizes per aspect ratio at 1K, as Google's image-generation page lists them.
 _FLASH_1K: dict[str, tuple[int, int]] = {

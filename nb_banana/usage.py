@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import ModelSpec
+from .models import BATCH_PRICE, ModelSpec
 
 # Rough tokens per input image, used only for dry-run estimates before a reply says better.
 _INPUT_IMAGE_TOKENS = 560
-# The Batch API bills half the live price (API_NOTES: "half the live price").
-BATCH_PRICE = 0.5
 
 
 @dataclass(frozen=True)

@@ -32,40 +32,15 @@ from nb_banana.simulator.rejections import Rejection
 from nb_banana.simulator.replies import image_reply
 from nb_banana.simulator.validate import read_request
 
+from .conftest import KEY
+
 LITE = "gemini-3.1-flash-lite-image"
 FLASH2 = "gemini-3.1-flash-image"
 PRO = "gemini-3-pro-image"
-KEY = "test-key"
 IMAGE_CONFIG = {"responseModalities": ["TEXT", "IMAGE"]}
 
 
 # ---------------------------------------------------------------- fixtures and helpers
-
-
-@pytest.fixture(scope="module")
-def server():
-    with Simulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def sim(server):
-    server.reset()
-    server.latency = 0.0
-    yield server
-    server.reset()
-    server.latency = 0.0
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    """One SDK client for the module: a dropped client closes its connection pool."""
-    return genai.Client(
-        api_key=KEY,
-        http_options=types.HttpOptions(
-            base_url=server.url, retry_options=types.HttpRetryOptions(attempts=1)
-        ),
-    )
 
 
 def image_bytes(colour: str = "red", size: tuple[int, int] = (64, 48), fmt: str = "PNG") -> bytes:

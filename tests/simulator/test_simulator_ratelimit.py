@@ -24,37 +24,12 @@ from google.genai import errors, types
 
 from nb_banana.simulator import Simulator
 
+from .conftest import KEY
+
 LITE = "gemini-3.1-flash-lite-image"
 FLASH2 = "gemini-3.1-flash-image"
-KEY = "test-key"
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with Simulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def sim(server):
-    server.reset()
-    server.latency = 0.0
-    yield server
-    server.reset()
-    server.latency = 0.0
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    """One SDK client, which does not retry: each 429 reaches the test."""
-    return genai.Client(
-        api_key=KEY,
-        http_options=types.HttpOptions(
-            base_url=server.url, retry_options=types.HttpRetryOptions(attempts=1)
-        ),
-    )
 
 
 def draw(client: genai.Client, text: str = "a cat", model: str = LITE) -> Any:

@@ -21,44 +21,15 @@ from google.genai import errors, types
 
 from nb_banana.simulator import Fault, Simulator
 
+from .conftest import sdk_client
+
 LITE = "gemini-3.1-flash-lite-image"
 FLASH2 = "gemini-3.1-flash-image"
-KEY = "test-key"
 State = types.JobState
 ENDED = (State.JOB_STATE_SUCCEEDED, State.JOB_STATE_FAILED, State.JOB_STATE_CANCELLED)
 HOLD = (30.0, 30.0)  # long enough that a job is still where a test looks for it
 AT_ONCE = (0.0, 0.0)
 DEADLINE = 60.0
-
-
-@pytest.fixture(scope="module")
-def server():
-    with Simulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def sim(server):
-    server.reset()
-    yield server
-    server.reset()
-
-
-def sdk_client(sim: Simulator, api_version: str | None = None) -> genai.Client:
-    return genai.Client(
-        api_key=KEY,
-        http_options=types.HttpOptions(
-            base_url=sim.url,
-            api_version=api_version,
-            retry_options=types.HttpRetryOptions(attempts=1),
-        ),
-    )
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    """One SDK client for the module: a dropped client closes its connection pool."""
-    return sdk_client(server)
 
 
 def ask(text: str, **config: Any) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from nb_banana.models import current_models
 from nb_banana.simulator import Simulator
 from nb_banana.simulator.signatures import sign_b64
 
+from .conftest import KEY
+
 LITE = "gemini-3.1-flash-lite-image"
 FLASH = "gemini-3.1-flash-image"
 PRO = "gemini-3-pro-image"
@@ -33,31 +35,6 @@ SHUT_DOWN = (
     "gemini-3.1-flash-image-preview",
     "gemini-2.5-flash-image",
 )
-KEY = "test-key"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with Simulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def sim(server):
-    server.reset()
-    yield server
-    server.reset()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    """One SDK client for the module: a dropped client closes its connection pool."""
-    return genai.Client(
-        api_key=KEY,
-        http_options=types.HttpOptions(
-            base_url=server.url, retry_options=types.HttpRetryOptions(attempts=1)
-        ),
-    )
 
 
 def expected_ids() -> list[str]:

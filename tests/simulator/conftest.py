@@ -1,0 +1,46 @@
+"""The simulator on its own, through the SDK: a simulator per module, emptied per test, and
+one SDK client per module that does not retry, so every answer (a 429, a 503) reaches the
+test as the server sent it. Overrides the package's ``sim``, which points nb_banana at a
+shared simulator."""
+
+from __future__ import annotations
+
+import pytest
+from google import genai
+from google.genai import types
+
+from nb_banana.simulator import Simulator
+
+KEY = "test-key"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with Simulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def sim(server):
+    server.reset()
+    server.latency = 0.0
+    yield server
+    server.reset()
+    server.latency = 0.0
+
+
+def sdk_client(sim: Simulator, api_version: str | None = None) -> genai.Client:
+    return genai.Client(
+        api_key=KEY,
+        http_options=types.HttpOptions(
+            base_url=sim.url,
+            api_version=api_version,
+            retry_options=types.HttpRetryOptions(attempts=1),
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    """One SDK client for the module: a dropped client closes its connection pool."""
+    return sdk_client(server)

@@ -375,6 +375,7 @@ def test_a_job_submitted_offline_outlives_a_kernel_restart(ip, tmp_path, monkeyp
 
     monkeypatch.chdir(tmp_path)
     ip.user_ns["animals"] = PROMPTS
+    _stop_shared(server)  # a new kernel has none yet (an earlier test may have started it)
     try:
         ip.run_line_magic("banana", "offline")
         server.shared().batch_timing = (0.2, 0.2)

@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api import agenerate, compare, generate, generate_each
+    from .api import agenerate, compare, generate, generate_each, provenance
     from .batch import submit_batch
     from .chat import Chat
     from .comparison import Comparison
     from .each_result import EachResult
     from .markup_widget import markup
     from .result import Result
-    from .stamp import provenance
 
 __all__ = [
     "Chat",
@@ -43,7 +42,7 @@ _LAZY = {
     "Chat": "chat",
     "compare": "api",
     "Comparison": "comparison",
-    "provenance": "stamp",
+    "provenance": "api",
     "markup": "markup_widget",
     "submit_batch": "batch",
 }

@@ -9,10 +9,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import images, turns
+from . import history, images, stamp, turns
 from .chat import Chat
 from .request import Item, check_count
 from .result import Result
+from .settings import settings
+from .store import open_store_or_none
 
 if TYPE_CHECKING:
     from .comparison import Comparison
@@ -144,3 +146,16 @@ def as_items(parts: Sequence[object]) -> list[Item]:
 def _is_named(part: object) -> bool:
     """A ``(name, value)`` pair: an image given under a name of the caller's choosing."""
     return isinstance(part, tuple) and len(part) == 2 and isinstance(part[0], str)
+
+
+def provenance(path: str | Path) -> dict[str, Any] | None:
+    """How a saved picture was made: the prompt, model and settings nb_banana kept with it
+    (in the file, or in this notebook's store when the file is kept exactly as Google sent
+    it), and what its Content Credentials say (who signed them, that it is AI-made)."""
+    store = open_store_or_none(settings().store)
+
+    def find(digest: str) -> dict[str, Any] | None:
+        row = store.made_picture(digest) if store is not None else None
+        return history.row_provenance(row) if row is not None else None
+
+    return stamp.provenance(path, find)

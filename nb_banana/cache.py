@@ -122,12 +122,32 @@ def keys_for(
     asked = [request]
     if request.replaced:
         asked.append(replace(request, model=resolve_model(request.replaced)))
+    asked += [implicit for one in asked if (implicit := _as_once_defaulted(one)) is not None]
     keys: list[str] = []
     for one in asked:
         for key in (key_for(one, history, endpoint), _legacy_key(one, history)):
             if key not in keys:
                 keys.append(key)
     return tuple(keys)
+
+
+# What nb_banana sent for an unset ratio and size before it left them to the model and the
+# API (December 2026): a cell stored then is still answered from the store, made square.
+IMPLICIT_ASPECT, IMPLICIT_SIZE = "1:1", "1K"
+
+
+def _as_once_defaulted(request: Request) -> Request | None:
+    """The request as it went out when the ratio and size were filled in for the user."""
+    if request.aspect and request.size:
+        return None
+    return replace(request, aspect=request.aspect or IMPLICIT_ASPECT,
+                   size=request.size or IMPLICIT_SIZE)  # fmt: skip
+
+
+def made_square(request: Request, row: Row) -> bool:
+    """The stored answer was asked with the ratio nb_banana once filled in, not the model's
+    choice this request leaves it: it was made square."""
+    return not request.aspect and row.request.get("aspect") == IMPLICIT_ASPECT
 
 
 def _legacy_key(request: Request, history: Sequence[types.Content]) -> str:

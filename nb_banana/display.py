@@ -12,6 +12,7 @@ import html
 import json
 from typing import TYPE_CHECKING, Any
 
+from .models import describe_shape
 from .usage import format_usd
 
 if TYPE_CHECKING:
@@ -44,12 +45,10 @@ _MISSING = "padding: 8px; border: 1px dashed currentColor; border-radius: 6px;"
 def caption(result: Result) -> str:
     req = result.request
     outs = result.outputs
-    dims = f"{outs[0].width}×{outs[0].height}" if outs else ""
     parts = [
         req.model.id,
-        req.aspect,
+        describe_shape(req.aspect, outs[0].width, outs[0].height) if outs else req.aspect,
         req.size,
-        dims,
         f"{len(outs)} images" if len(outs) > 1 else "",
         "cached (no call, no cost)" if result.cached else f"{result.elapsed:.1f} s",
         f"{result.usage.total_tokens:,} tokens" if result.usage.total_tokens else "",
@@ -286,6 +285,7 @@ def dry_run_bundle(dry: DryRun) -> tuple[dict, dict]:
     summary = (
         f"Dry run: nothing sent. POST {dry.endpoint}/…/models/{req.model.id}:generateContent"
         f" × {req.count} · {dry.history_turns} earlier turns"
+        f" · {req.aspect or 'shape: the model’s choice'} · {req.size or 'size: the API’s 1K'}"
         + (
             " · would be answered from the store (no cost)"
             if dry.cached

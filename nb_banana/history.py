@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from . import stamp
+from . import credentials, stamp
 from .previews import thumbnail_b64
 from .store import MissingBlobError, Row, Store
 from .usage import format_usd
@@ -68,11 +68,12 @@ def export(rows: list[Row], store: Store, folder: Path) -> tuple[int, Path]:
             except MissingBlobError:  # its file was cleaned away: nothing to export
                 continue
             info = {"prompt": row.prompt, **_settings(row), "generation_id": row.id}
-            if name.endswith(".png"):
-                data = stamp.png_with_provenance(data, info)
+            if entry["mime_type"] == "image/png" and not credentials.carries(data, "image/png"):
+                data = stamp.png_with_provenance(data, info)  # else kept exactly as sent
             (folder / name).write_bytes(data)
             index.append({"file": name, "id": row.id, "prompt": row.prompt, "model": row.model,
                           "aspect": row.request.get("aspect"), "size": row.request.get("size"),
+                          "width": entry["width"], "height": entry["height"],
                           "cost_usd": round(row.cost, 4), "created": row.created})  # fmt: skip
     (folder / "index.json").write_text(json.dumps(index, indent=2, ensure_ascii=False))
     with (folder / "index.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -80,6 +81,12 @@ def export(rows: list[Row], store: Store, folder: Path) -> tuple[int, Path]:
         writer.writeheader()
         writer.writerows(index)
     return len(index), folder
+
+
+def row_provenance(row: Row) -> dict:
+    """A stored generation as ``provenance()`` tells it, for a file found by its hash."""
+    return {"prompt": row.prompt, **_settings(row), "chat": row.chat, "turn": row.turn,
+            "generation_id": row.id, "found": "in the store, by the picture's hash"}  # fmt: skip
 
 
 def _settings(row: Row) -> dict:

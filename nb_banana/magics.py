@@ -42,9 +42,13 @@ class BananaMagics(Magics):
     @argument(
         "-a", "--aspect",
         help="aspect ratio: 1:1 2:3 3:2 3:4 4:3 4:5 5:4 9:16 16:9 21:9, and 1:4 4:1 1:8 8:1 "
-        "on lite and flash",
+        "on lite and flash; unset (or auto), the model chooses: an edit keeps its picture's "
+        "shape, a new picture is square",
     )  # fmt: skip
-    @argument("-s", "--size", help="image size: 512 (flash), 1K, 2K, 4K (flash and pro)")
+    @argument(
+        "-s", "--size",
+        help="image size: 512 (flash), 1K, 2K, 4K (flash and pro); unset, the API's 1K",
+    )  # fmt: skip
     @argument("-n", "--count", type=int, help="number of images, requested concurrently")
     @argument("-o", "--out", metavar="NAME", help="also bind the result to this variable")
     @argument(

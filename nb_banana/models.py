@@ -14,6 +14,7 @@ Source of every fact here: ../shared/API_NOTES.md, "The models as the API stands
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -33,6 +34,14 @@ MAX_INPUT_IMAGE_BYTES = 5 * 1024 * 1024
 # inlined requests up to 20 MB in total per job (a bigger run is split into several).
 BATCH_PRICE = 0.5
 BATCH_INLINE_BYTES = 20_000_000
+# The size the API makes when a request names none (Google's image-generation page: 1K), what
+# an unset size is priced and drawn at. An unset ratio is the model's own choice: the input
+# image's shape for an edit, else square (the same page).
+API_DEFAULT_SIZE = "1K"
+# What one generateContent request may carry inline, base64 included: 100 MB since
+# 2026-01-12 (Google's developer blog, "Increased file size limits and expanded inputs
+# support in Gemini API"; ../shared/REAL_REPLIES.md), 20 MB before.
+INLINE_REQUEST_BYTES = 100_000_000
 
 # Pixel sizes per aspect ratio at 1K, as Google's image-generation page lists them.
 _FLASH_1K: dict[str, tuple[int, int]] = {
@@ -100,12 +109,36 @@ class ModelSpec:
 
     def pixels(self, aspect: str, size: str) -> tuple[int, int]:
         """The (width, height) the model returns for an aspect ratio and size."""
-        w, h = (self.pixels_1k or _GEMINI3_1K)[aspect]
-        k = _SCALE[size]
+        w, h = (self.pixels_1k or _GEMINI3_1K)[aspect or "1:1"]
+        k = _SCALE[size or API_DEFAULT_SIZE]
         return int(w * k), int(h * k)
 
     def price_per_image(self, size: str) -> float:
+        size = size or API_DEFAULT_SIZE
         return self.image_price.get(size, max(self.image_price.values(), default=0.0))
+
+
+def nearest_ratio(width: int, height: int) -> str:
+    """The listed aspect ratio closest to a picture's shape (on a log scale, so 2:1 is as
+    far from 1:1 as 1:2 is), to name the shape a model chose."""
+    if width <= 0 or height <= 0:
+        return ""
+
+    def distance(ratio: str) -> float:
+        w, h = (int(n) for n in ratio.split(":"))
+        return abs(math.log((width / height) / (w / h)))
+
+    return min(ASPECT_RATIOS, key=distance)
+
+
+def describe_shape(aspect: str, width: int, height: int) -> str:
+    """What came back, and who chose it: ``16:9 · 1376×768`` when a ratio was asked,
+    ``1408×768 (≈16:9, model's choice)`` when none was, so nothing claims a ratio that
+    nobody asked for."""
+    size = f"{width}×{height}"
+    if aspect:
+        return f"{aspect} · {size}"
+    return f"{size} (≈{nearest_ratio(width, height)}, model's choice)"
 
 
 def _today() -> date:

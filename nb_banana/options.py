@@ -8,20 +8,40 @@ from __future__ import annotations
 
 from .models import ASPECT_RATIOS, IMAGE_SIZES, SEARCH_KINDS, THINKING_LEVELS
 
+# Said for "no value: the model or the API chooses" (``-a auto``, the panel's first choice).
+AUTO = "auto"
+
 
 def normalise_aspect(value: str) -> str:
-    """Accept ``16:9`` (also ``16x9`` or ``16/9``); refuse anything the API does not list."""
+    """Accept ``16:9`` (also ``16x9`` or ``16/9``); refuse anything the API does not list.
+
+    Empty or ``auto`` is the model's own choice (``""``): nothing is sent, so an edit keeps
+    its picture's shape, as Google's model does unless a ratio is named.
+    """
     cleaned = value.strip().lower().replace("x", ":").replace("/", ":").replace(" ", "")
+    if cleaned in ("", AUTO):
+        return ""
     if cleaned not in ASPECT_RATIOS:
-        raise ValueError(f"Invalid aspect ratio '{value}': use one of {', '.join(ASPECT_RATIOS)}.")
+        raise ValueError(
+            f"Invalid aspect ratio '{value}': use one of {', '.join(ASPECT_RATIOS)}, "
+            f"or {AUTO} for the model's choice."
+        )
     return cleaned
 
 
 def normalise_size(value: str) -> str:
-    """Accept ``2k`` and send ``2K``, ``512px`` and send ``512``: the API's own spellings."""
+    """Accept ``2k`` and send ``2K``, ``512px`` and send ``512``: the API's own spellings.
+
+    Empty or ``auto`` sends none: the API's default (1K).
+    """
     cleaned = value.strip().upper().removesuffix("PX")
+    if cleaned in ("", AUTO.upper()):
+        return ""
     if cleaned not in IMAGE_SIZES:
-        raise ValueError(f"Invalid image size '{value}': use one of {', '.join(IMAGE_SIZES)}.")
+        raise ValueError(
+            f"Invalid image size '{value}': use one of {', '.join(IMAGE_SIZES)}, "
+            f"or {AUTO} for the API's default."
+        )
     return cleaned
 
 

@@ -43,8 +43,8 @@ class Request:
 
     model: ModelSpec
     parts: tuple[Part, ...]
-    aspect: str
-    size: str
+    aspect: str  # "" : not sent, the model's choice (an edit keeps its picture's shape)
+    size: str  # "" : not sent, the API's default (1K)
     count: int = 1
     search: tuple[str, ...] = ()  # Google Search kinds: "web", "image"
     thoughts: bool = False
@@ -293,7 +293,7 @@ def _check_taken(
     field: Callable[[ModelSpec], tuple[str, ...]],
 ) -> None:  # fmt: skip
     """Refuse ``value`` if ``spec`` lacks it, in one line: what it takes, and who has it."""
-    if not spec.known or value in taken:
+    if not spec.known or not value or value in taken:
         return
     offers = f"{flag} {' / '.join(taken)}" if taken else f"no {flag}"
     raise OptionError(

@@ -14,14 +14,19 @@ from PIL import Image
 
 from . import stamp
 from . import usage as usage_mod
+from .credentials import Credentials
+from .credentials import carries as carries_credentials
+from .credentials import read as read_credentials
 from .errors import BananaError
 from .files import atomic_write
+from .models import describe_shape
 from .previews import Preview
 from .request import Request
 from .usage import Usage
 from .wire import OutImage, Reply, Source
 
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 
 
 @dataclass(eq=False)
@@ -105,12 +110,15 @@ class Result:
             notes += (f"{failed} of {self.request.count} samples failed: {self.failures[0]}",)
         return notes
 
-    def save(self, path: str | Path, *, overwrite: bool = False) -> list[Path]:
-        """Write the images: to file ``path`` (several: ``FILE-1.png``, ``FILE-2.png``, …),
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Saved:
+        """Write the images: to file ``path`` (several: ``FILE-1.jpg``, ``FILE-2.jpg``, …),
         or into folder ``path`` (an existing folder, a name without an extension, or one
-        ending in ``/``) as ``banana-N``, numbered on from the files already there.
+        ending in ``/``) as ``banana-N`` in each reply's own format, numbered on from the
+        files already there.
 
-        The file's extension picks the format (converted if it differs from the reply's).
+        A file in the reply's own format holds its bytes exactly as Google sent them, so
+        the picture's Content Credentials stay valid (a PNG without them gains only a
+        provenance chunk); another extension converts, and the returned ``Saved`` says so.
         An existing file (or link) is kept unless ``overwrite`` is true (which, in a folder,
         numbers from 1 again), and nothing is written if any target clashes. A disk or
         permission failure is a ``BananaError``.
@@ -122,16 +130,23 @@ class Result:
                 f"{clashes[0]} already exists: choose another name, or pass --overwrite."
             )
         info = self.provenance()
+        saved = Saved(targets)
         try:
             for out, target in zip(self.outputs, targets, strict=True):
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _write_image(out, target, info)
+                if note := _write_image(out, target, info):
+                    saved.notes.append(note)
         except OSError as exc:
             raise BananaError(
                 f"Could not save to {path} ({type(exc).__name__}: {exc.strerror or exc}); "
                 "the images are still in the result (_banana): save them with .save(PATH)."
             ) from exc
-        return targets
+        return saved
+
+    @cached_property
+    def credentials(self) -> list[Credentials | None]:
+        """Each picture's Content Credentials (who signed them, AI-made), or ``None``."""
+        return [read_credentials(out.data, out.mime_type) for out in self.outputs]
 
     def provenance(self) -> dict[str, Any]:
         """What ``save`` writes into each file: prompt, model and settings (never the key)."""
@@ -142,6 +157,9 @@ class Result:
         return {
             "prompt": self.request.text,
             **{k: doc[k] for k in ("model", "aspect", "size", "count", "search", "thoughts")},
+            "pictures": [
+                describe_shape(self.request.aspect, o.width, o.height) for o in self.outputs
+            ],
             "references": [p for p in doc["parts"] if "image_sha256" in p],
             "sources": [vars(s) for s in self.sources],
             "chat": self.chat,
@@ -173,11 +191,23 @@ class Result:
         )
 
 
+class Saved(list[Path]):
+    """The files a save wrote, in order, and what it had to say about them (a conversion)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__(paths)
+        self.notes: list[str] = []
+
+
 def saved_line(paths: list[Path]) -> str:
-    """What a save says: the file, or how many and the first and last of them."""
+    """What a save says: the file, or how many and the first and last of them, and any
+    conversion, each distinct note once."""
     if len(paths) == 1:
-        return f"Saved {paths[0]}"
-    return f"Saved {len(paths)} images: {paths[0]} … {paths[-1].name}"
+        line = f"Saved {paths[0]}"
+    else:
+        line = f"Saved {len(paths)} images: {paths[0]} … {paths[-1].name}"
+    notes = list(dict.fromkeys(getattr(paths, "notes", ())))
+    return "; ".join([line, *notes])
 
 
 def _is_folder(path: str | Path) -> bool:
@@ -200,15 +230,25 @@ def _next_number(folder: Path) -> int:
     return max(numbers, default=0) + 1
 
 
-def _write_image(out: OutImage, target: Path, info: dict[str, Any]) -> None:
-    """PNG to PNG keeps the bytes as received (plus a provenance chunk); else convert."""
-    wanted = Image.registered_extensions().get(target.suffix.lower(), "PNG")
-    if wanted == "PNG" and out.mime_type == "image/png":
-        data = stamp.png_with_provenance(out.data, info)
-    else:
-        buffer = io.BytesIO()
-        with Image.open(io.BytesIO(out.data)) as img:
-            frame = img.convert("RGB") if wanted == "JPEG" and img.mode != "RGB" else img
-            frame.save(buffer, format=wanted, exif=stamp.exif_with_provenance(info))
-        data = buffer.getvalue()
-    atomic_write(target, data)
+def _write_image(out: OutImage, target: Path, info: dict[str, Any]) -> str:
+    """The reply's own format keeps its bytes as sent (a PNG without Content Credentials
+    gains a provenance chunk beside its image data); another format converts, which is
+    said in the note returned."""
+    own = _FORMATS.get(out.mime_type, "PNG")
+    wanted = Image.registered_extensions().get(target.suffix.lower(), own)
+    if wanted == own:
+        data = out.data
+        if own == "PNG" and not carries_credentials(data, out.mime_type):
+            data = stamp.png_with_provenance(data, info)
+        atomic_write(target, data)
+        return ""
+    buffer = io.BytesIO()
+    with Image.open(io.BytesIO(out.data)) as img:
+        frame = img.convert("RGB") if wanted == "JPEG" and img.mode != "RGB" else img
+        frame.save(buffer, format=wanted, exif=stamp.exif_with_provenance(info))
+    atomic_write(target, buffer.getvalue())
+    kept = _EXTENSIONS.get(out.mime_type, ".png")
+    lost = (", without Google's Content Credentials"
+            if carries_credentials(out.data, out.mime_type) else "")  # fmt: skip
+    return (f"{target.name} converted from the reply's {own} to {wanted}{lost}; save as "
+            f"{kept} to keep the picture exactly as sent")  # fmt: skip

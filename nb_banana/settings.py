@@ -23,11 +23,15 @@ class Banana(Configurable):
         DEFAULT_MODEL,
         help="Model id or alias (lite, flash, pro); the default is the cheapest current model.",
     ).tag(config=True)
-    aspect = Unicode("1:1", help=f"Aspect ratio: one of {', '.join(ASPECT_RATIOS)}.").tag(
-        config=True
-    )
+    aspect = Unicode(
+        "",
+        help=f"Aspect ratio: one of {', '.join(ASPECT_RATIOS)}; empty (the default) sends "
+        "none, so the model chooses: an edit keeps its picture's shape, a new picture is square.",
+    ).tag(config=True)
     size = Unicode(
-        "1K", help=f"Image size: {', '.join(IMAGE_SIZES)} (on the models that make it)."
+        "",
+        help=f"Image size: {', '.join(IMAGE_SIZES)} (on the models that make it); empty (the "
+        "default) sends none: the API's 1K.",
     ).tag(config=True)
     count = Int(1, help="Images per cell, requested concurrently.").tag(config=True)
     max_concurrency = Int(4, help="Calls in flight at once, across the whole kernel.").tag(

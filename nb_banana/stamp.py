@@ -1,19 +1,27 @@
 """Provenance stamps: how a picture was made, written into the image file itself and read back.
 
 PNG files get an ``iTXt`` chunk named ``nb_banana`` inserted after the header, so the
-image data stays byte-for-byte as the model sent it. JPEG and WebP get the same JSON in
-the EXIF ImageDescription tag (ASCII-escaped, as EXIF requires).
+image data stays byte-for-byte as the model sent it. A picture converted to JPEG or WebP
+gets the same JSON in the EXIF ImageDescription tag (ASCII-escaped, as EXIF requires).
+A file kept exactly as Google sent it (a JPEG in its own format, any picture carrying
+Content Credentials, whose signature binds the file's bytes) is left untouched, and its
+provenance is found in the store by the file's hash instead.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
+
+from . import credentials
 
 KEYWORD = "nb_banana"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -38,13 +46,32 @@ def exif_with_provenance(info: dict[str, Any]) -> Image.Exif:
     return exif
 
 
-def provenance(path: str | Path) -> dict[str, Any] | None:
-    """The prompt, model and settings saved with an image by nb_banana, or ``None``."""
-    with Image.open(path) as img:
-        text = getattr(img, "text", {}).get(KEYWORD) if img.format == "PNG" else None
-        if text:
-            return json.loads(text)
-        description = img.getexif().get(_IMAGE_DESCRIPTION)
+def provenance(
+    path: str | Path, find: Callable[[str], dict[str, Any] | None] | None = None
+) -> dict[str, Any] | None:
+    """The prompt, model and settings saved with an image by nb_banana, or ``None``.
+
+    A file kept byte for byte as Google sent it (its Content Credentials bind those bytes,
+    so nothing was written into it) is found by ``find``, given the file's SHA-256: the
+    store that made it. What the file's Content Credentials say is added under
+    ``content_credentials``.
+    """
+    data = Path(path).read_bytes()
+    with Image.open(io.BytesIO(data)) as img:
+        info = _embedded(img)
+        mime_type = img.get_format_mimetype() or ""
+    if info is None and find is not None:
+        info = find(hashlib.sha256(data).hexdigest())
+    if (found := credentials.read(data, mime_type)) is not None:
+        info = {**(info or {}), "content_credentials": found.to_doc()}
+    return info
+
+
+def _embedded(img: Image.Image) -> dict[str, Any] | None:
+    text = getattr(img, "text", {}).get(KEYWORD) if img.format == "PNG" else None
+    if text:
+        return json.loads(text)
+    description = img.getexif().get(_IMAGE_DESCRIPTION)
     if not description:
         return None
     try:

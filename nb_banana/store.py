@@ -293,6 +293,17 @@ class Store:
         return next((row for row in map(_row, found) if row.complete), None)
 
     @_guarded
+    def made_picture(self, digest: str) -> Row | None:
+        """The newest generation one of whose pictures has this SHA-256 (blob names hold
+        it): how a saved file kept byte for byte finds its prompt and settings."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT * FROM generations WHERE replies LIKE ? ORDER BY id DESC LIMIT 1",
+                (f'%"blob": "{digest[:2]}/{digest}.%',),
+            ).fetchone()
+        return _row(found) if found else None
+
+    @_guarded
     def search(self, text: str = "", limit: int = 50) -> list[Row]:
         """Newest first; ``text`` matches anywhere in the prompt or the model id."""
         like = f"%{text}%"

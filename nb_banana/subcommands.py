@@ -131,9 +131,13 @@ def list_chats(shell: Any, rest: str) -> None:
 def show_chat(shell: Any, rest: str) -> None:
     """The timeline of one chat (the current one without a name)."""
     from .timeline import timeline_html, timeline_text
+    from .wire import body_bytes
 
     chat = _named_or_current(_one_name(rest))
-    display({"text/html": timeline_html(chat), "text/plain": timeline_text(chat)}, raw=True)
+    size = body_bytes(chat.history()) if chat.turns else 0
+    display(
+        {"text/html": timeline_html(chat, size), "text/plain": timeline_text(chat, size)}, raw=True
+    )
 
 
 def undo(shell: Any, rest: str) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import html
+import io
 from typing import Any
 
+from PIL import Image
+
 from .chat import Chat, Chats, Turn
+from .models import INLINE_REQUEST_BYTES, describe_shape
 from .previews import thumbnail_b64
 
 _STRIP = (
@@ -38,39 +42,63 @@ def _img(data: bytes, px: int) -> str:
     )
 
 
-def _shape(turn: Turn) -> str:
-    """`` · 16:9 · 2K · thinking high``: what a follow-up of this turn keeps."""
+def _shape(turn: Turn, picture: bytes | None) -> str:
+    """`` · 16:9 · 1376×768 · 2K · thinking high``: what came back, and what a follow-up of
+    this turn keeps (a ratio only if one was asked)."""
     o = turn.options
-    parts = [o.get("aspect", ""), o.get("size", "")]
+    parts = [_came_back(o.get("aspect", ""), picture), o.get("size", "")]
     if o.get("thinking"):
         parts.append(f"thinking {o['thinking']}")
     return "".join(f" · {p}" for p in parts if p)
+
+
+def _came_back(aspect: str, picture: bytes | None) -> str:
+    """The picture's size and shape, read from its header (no decoding)."""
+    if picture is None:
+        return aspect
+    with Image.open(io.BytesIO(picture)) as img:
+        return describe_shape(aspect, *img.size)
 
 
 def _turn_card(number: int, turn: Turn, chat: Chat) -> str:
     user_imgs = "".join(_img(d, 64) for d in _images(turn.user, chat))
     model_imgs = _images(turn.model, chat)
     picked = f" · image {turn.picked + 1} of {len(turn.samples)}" if len(turn.samples) > 1 else ""
+    shape = _shape(turn, model_imgs[0] if model_imgs else None)
     return (
-        f'<div style="{_CARD}"><div style="{_MUTED}">turn {number}{_shape(turn)}{picked}</div>'
+        f'<div style="{_CARD}"><div style="{_MUTED}">turn {number}{shape}{picked}</div>'
         f"<div><b>you:</b> {html.escape(turn.prompt[:200])}</div>{user_imgs}"
         + (_img(model_imgs[0], 168) if model_imgs else "")
         + f'<div style="{_MUTED}">{html.escape(_text(turn.model)[:160])}</div></div>'
     )
 
 
-def timeline_html(chat: Chat) -> str:
+def timeline_html(chat: Chat, next_bytes: int) -> str:
+    """The thread's turns, and what its next request would weigh (``next_bytes``, the
+    history sent back with every turn, against the API's inline limit)."""
     if not chat.turns:
         return f"<p>Chat '{html.escape(chat.name)}' has no turns yet.</p>"
     cards = "".join(_turn_card(i, t, chat) for i, t in enumerate(chat.turns, start=1))
-    head = f"<div><b>{html.escape(chat.name)}</b> · {html.escape(chat.model_id)}</div>"
+    head = (
+        f"<div><b>{html.escape(chat.name)}</b> · {html.escape(chat.model_id)}"
+        f'<span style="{_MUTED}"> · {html.escape(next_request_line(next_bytes))}</span></div>'
+    )
     return f'<div class="nb-banana-timeline">{head}<div style="{_STRIP}">{cards}</div></div>'
 
 
-def timeline_text(chat: Chat) -> str:
-    lines = [f"{chat.name} ({chat.model_id})"]
-    lines += [f"  {i}. {t.prompt}{_shape(t)}" for i, t in enumerate(chat.turns, start=1)]
+def timeline_text(chat: Chat, next_bytes: int) -> str:
+    lines = [f"{chat.name} ({chat.model_id}) · {next_request_line(next_bytes)}"]
+    lines += [
+        f"  {i}. {t.prompt}{_shape(t, next(iter(_images(t.model, chat)), None))}"
+        for i, t in enumerate(chat.turns, start=1)
+    ]
     return "\n".join(lines)
+
+
+def next_request_line(size: int) -> str:
+    """``next request ≈ 34.2 MB of the API's 100 MB``: how close a thread is to the limit."""
+    return (f"next request ≈ {size / 1e6:.1f} MB of the API's "
+            f"{INLINE_REQUEST_BYTES / 1e6:.0f} MB")  # fmt: skip
 
 
 def chats_html(chats: Chats) -> str:

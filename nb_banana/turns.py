@@ -28,6 +28,7 @@ from . import cache
 from .budget import check_budget, estimated
 from .chat import Chat, Chats
 from .errors import ApiError, BananaError, OptionError, StoreError
+from .models import INLINE_REQUEST_BYTES
 from .previews import make_previews
 from .request import Item, Request, build_request
 from .result import Result
@@ -89,6 +90,12 @@ class Plan:
         if chat is None or self.at >= len(chat.turns):
             return False
         return chat.turns[self.at].key in self.keys
+
+
+MADE_SQUARE = (
+    "Made square: this answer was stored when nb_banana still asked for 1:1 by default; "
+    "--fresh asks anew and lets the model keep the picture's shape."
+)
 
 
 def chats() -> Chats:
@@ -169,8 +176,8 @@ def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
     before = chat.turns[at - 1].options if chat is not None and 0 < at <= len(chat.turns) else {}
     model = ask.model or (chat.model_id if chat is not None and chat.turns else s.model)
     chosen = {
-        "aspect": ask.aspect or before.get("aspect"),
-        "size": ask.size or before.get("size"),
+        "aspect": ask.aspect or before.get("aspect") or None,
+        "size": ask.size or before.get("size") or None,
         "thinking": ask.thinking if ask.thinking is not None else before.get("thinking"),
         "thoughts": ask.thoughts,
     }
@@ -282,6 +289,8 @@ def from_store(plan: Plan) -> Result | None:
     except StoreError:
         return None
     result = _result(plan, replies, (), previews, cached=True, endpoint=row.endpoint)
+    if cache.made_square(plan.request, row):
+        result.notes += (MADE_SQUARE,)
     book = chats()
     with book.lock:
         if plan.chat is not None and plan.replays:
@@ -307,7 +316,25 @@ def send(plan: Plan, *, paced: bool = False) -> concurrent.futures.Future[list[A
     from .engine import engine
 
     check_budget(plan.request, _store(), plan.endpoint)
+    _check_weight(plan)
     return engine().submit(_call(plan, paced)())
+
+
+def _check_weight(plan: Plan) -> None:
+    """Refuse, before sending, a turn whose request would pass the API's inline limit: a
+    long chat sends every earlier picture and thought signature back with each turn."""
+    from . import wire  # the SDK's types: loaded on the first call, not at %load_ext
+
+    size = wire.body_bytes(wire.contents(plan.request, plan.history))
+    if size <= INLINE_REQUEST_BYTES:
+        return
+    name = plan.chat.name if plan.chat is not None else ""
+    raise OptionError(
+        f"Turn {plan.at + 1} of chat '{name}' would send {size / 1e6:.0f} MB, past the API's "
+        f"{INLINE_REQUEST_BYTES / 1e6:.0f} MB per request (its history goes back with every "
+        "turn): start a new chat from the last picture (a plain %%banana cell with "
+        f"{{_banana}}), or branch from a later turn (-c {name}@K)."
+    )
 
 
 def send_all(plans: Sequence[Plan]) -> concurrent.futures.Future[list[list[Any]]]:
@@ -318,6 +345,7 @@ def send_all(plans: Sequence[Plan]) -> concurrent.futures.Future[list[list[Any]]
     store, pending = _store(), 0.0
     for planned in plans:
         check_budget(planned.request, store, planned.endpoint, pending)
+        _check_weight(planned)
         pending += estimated(planned.request)
     calls = [_call(planned) for planned in plans]
 

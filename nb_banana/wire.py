@@ -116,6 +116,25 @@ def user_content(request: Request) -> types.Content:
     return types.Content(role="user", parts=parts)
 
 
+def body_bytes(contents: Sequence[types.Content]) -> int:
+    """About what these contents weigh in a request's JSON body: pictures and thought
+    signatures as base64 (most of it), text as UTF-8, and a little for each part's keys.
+    What the API's inline limit counts, without building the body."""
+    total = 0
+    for content in contents:
+        for part in content.parts or ():
+            total += 64 + len((part.text or "").encode())
+            if part.inline_data and part.inline_data.data:
+                total += _base64_len(len(part.inline_data.data))
+            if part.thought_signature:
+                total += _base64_len(len(part.thought_signature))
+    return total
+
+
+def _base64_len(n: int) -> int:
+    return 4 * ((n + 2) // 3)
+
+
 def contents(request: Request, history: Sequence[types.Content]) -> list[types.Content]:
     """The whole conversation to send: earlier turns untouched, then this turn."""
     return [*history, user_content(request)]
@@ -147,19 +166,30 @@ def generation_config(
 ) -> types.GenerateContentConfig:
     """What the model is asked for: one builder for a live call and a batch's inlined
     request, so the two bodies cannot drift apart (and share cache keys)."""
-    image_config = types.ImageConfig(
-        aspect_ratio=request.aspect,
-        image_size=request.size if request.model.sends_image_size else None,
-    )
+    shape = image_shape(request)
     return types.GenerateContentConfig(
         response_modalities=["TEXT", "IMAGE"],
-        image_config=image_config,
+        image_config=types.ImageConfig(
+            aspect_ratio=shape.get("aspectRatio"), image_size=shape.get("imageSize")
+        )
+        if shape
+        else None,
         tools=[types.Tool(google_search=_google_search(request.search))]
         if request.search
         else None,
         thinking_config=_thinking(request),
         http_options=http_options,
     )
+
+
+def image_shape(request: Request) -> dict[str, str]:
+    """``imageConfig`` as the REST API spells it, holding only what was asked: an unset ratio
+    leaves the shape to the model (an edit keeps its picture's), an unset size the API's
+    1K; a model with one size takes no ``imageSize``."""
+    shape = {"aspectRatio": request.aspect} if request.aspect else {}
+    if request.size and request.model.sends_image_size:
+        shape["imageSize"] = request.size
+    return shape
 
 
 def inlined_requests(
@@ -348,13 +378,9 @@ def _shorten(text: str, limit: int = 80) -> str:
 def rest_body(request: Request, history: Sequence[types.Content]) -> dict[str, Any]:
     """The JSON body a dry run shows: the REST shape, image data cut to a short prefix."""
     turns = [_content_json(c) for c in history] + [_user_json(request)]
-    image_config = {"aspectRatio": request.aspect}
-    if request.model.sends_image_size:
-        image_config["imageSize"] = request.size
-    generation: dict[str, Any] = {
-        "responseModalities": ["TEXT", "IMAGE"],
-        "imageConfig": image_config,
-    }
+    generation: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
+    if shape := image_shape(request):
+        generation["imageConfig"] = shape
     thinking = _thinking(request)
     if thinking is not None:
         generation["thinkingConfig"] = thinking.model_dump(mode="json", by_alias=True,

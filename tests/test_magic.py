@@ -82,9 +82,9 @@ def test_lowercase_size_is_sent_upper_case(ip, sim):
     assert ip.user_ns["_banana"].image.size == (2048, 2048)
 
 
-def test_flash_gets_no_image_size_field(ip, sim):
+def test_a_default_cell_leaves_shape_and_size_to_the_model(ip, sim):
     run(ip, "", "a cat")
-    assert "imageSize" not in last_body(sim)["generationConfig"]["imageConfig"]
+    assert "imageConfig" not in last_body(sim)["generationConfig"]
 
 
 def test_count_makes_that_many_calls_and_images(ip, sim):

@@ -78,7 +78,7 @@ def test_the_shut_down_ids_point_to_their_replacements():
 def test_a_default_cell_calls_nano_banana_2_lite(ip, sim):
     run(ip, "", "a lighthouse")
     assert sim.requests[-1].model == "gemini-3.1-flash-lite-image"
-    assert "imageSize" not in config_of(sim)["imageConfig"]
+    assert "imageConfig" not in config_of(sim)
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,7 @@ def test_a_follow_up_keeps_the_chats_model_aspect_and_size(ip, sim):
     assert sim.requests[-1].body["generationConfig"]["imageConfig"]["aspectRatio"] == "1:1"
     with capture_output() as captured:
         ip.run_line_magic("banana", "chat house")
-    assert "16:9 · 2K" in captured.outputs[0].data["text/plain"]
+    assert "16:9 · 2752×1536 · 2K" in captured.outputs[0].data["text/plain"]
 
 
 def test_two_new_chats_at_once_get_two_names(ip, sim):

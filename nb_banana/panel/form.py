@@ -10,6 +10,7 @@ import ipywidgets as widgets
 
 from .. import catalog
 from ..models import (
+    API_DEFAULT_SIZE,
     ASPECT_RATIOS,
     IMAGE_SIZES,
     SEARCH_KINDS,
@@ -38,6 +39,11 @@ class Options:
     models: tuple[str, ...] | None = None  # "Compare models" ticked: the models, in order
 
 
+# The first choice of the ratio and size menus: send none.
+_MODELS_CHOICE = "model's choice"
+_API_DEFAULT = f"default ({API_DEFAULT_SIZE})"
+
+
 class Form:
     """Prompt box and option row; starts from ``%config Banana.…`` and follows the model."""
 
@@ -52,12 +58,13 @@ class Form:
             options=model_choices(s.model), value=s.model, description="Model", style=_WIDE
         )
         self.aspect = widgets.Dropdown(
-            options=(s.aspect,), value=s.aspect, description="Aspect", style=_WIDE,
-            layout=widgets.Layout(width="130px"),
+            options=((_MODELS_CHOICE, ""),), value="", description="Aspect", style=_WIDE,
+            layout=widgets.Layout(width="190px"),
+            tooltip="The model's choice keeps an edited picture's shape; a new one is square",
         )  # fmt: skip
         self.size = widgets.Dropdown(
-            options=("1K",), value="1K", description="Size", style=_WIDE,
-            layout=widgets.Layout(width="110px"),
+            options=((_API_DEFAULT, ""),), value="", description="Size", style=_WIDE,
+            layout=widgets.Layout(width="150px"),
         )  # fmt: skip
         self.count = widgets.BoundedIntText(
             value=s.count, min=1, max=16, description="Count", style=_WIDE,
@@ -129,8 +136,8 @@ class Form:
         self.model.disabled = self.compare.value
         self.compared.layout.display = "" if self.compare.value else "none"
         spec = self.spec()
-        _choose(self.size, spec.sizes, self._wanted["size"])
-        _choose(self.aspect, spec.aspects, self._wanted["aspect"])
+        _choose(self.size, _API_DEFAULT, spec.sizes, self._wanted["size"])
+        _choose(self.aspect, _MODELS_CHOICE, spec.aspects, self._wanted["aspect"])
         self.size.tooltip = f"{spec.name} makes {'/'.join(spec.sizes)} images"
         self.thinking.disabled = not spec.thinking_levels
         self.thinking.tooltip = (
@@ -153,13 +160,14 @@ class Form:
         self.compared.value = chosen
 
 
-def _choose(box: widgets.Dropdown, offered: tuple[str, ...], wanted: str) -> None:
-    """Offer ``offered``, keeping the user's wish if the model has it (without recording
-    the fallback as a new wish)."""
+def _choose(box: widgets.Dropdown, unset: str, offered: tuple[str, ...], wanted: str) -> None:
+    """Offer ``unset`` (send nothing: the model's or the API's choice, the default) and the
+    model's own values, keeping the user's wish if the model has it (without recording the
+    fallback as a new wish)."""
     box.disabled = True
-    box.options = offered
-    box.value = wanted if wanted in offered else offered[0]
-    box.disabled = len(offered) == 1
+    box.options = ((unset, ""), *((value, value) for value in offered))
+    box.value = wanted if wanted in offered else ""
+    box.disabled = len(offered) <= 1
 
 
 def model_choices(current: str) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ import ipywidgets as widgets
 from ..session import session
 from ..timeline import timeline_html
 from ..usage import format_usd
+from ..wire import body_bytes
 from .style import styled
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class Timeline:
                 "</div>"
             )
         else:
-            self.widget.value = timeline_html(chat)
+            self.widget.value = timeline_html(chat, body_bytes(chat.history()))
         s = session()
         cached = f" ({s.cached} answered from the cache)" if s.cached else ""
         self.totals.value = (

@@ -155,7 +155,8 @@ def test_saved_provenance_and_the_chat_timeline_say_what_came_back(ip, sim, wide
     width, height = result.image.size
     paths = result.save(tmp_path / "night.png")
     info = nb_banana.provenance(paths[0])
-    assert info["aspect"] == "" and info["pictures"] == [f"{width}×{height} (≈21:9, model's choice)"]
+    assert info["aspect"] == ""
+    assert info["pictures"] == [f"{width}×{height} (≈21:9, model's choice)"]
     with capture_output() as captured:
         ip.run_line_magic("banana", "chat night")
     text = shown(captured)

@@ -429,8 +429,14 @@ class Blobs(Protocol):
     def blob(self, name: str) -> bytes: ...
 
 
+# A thought signature longer than this goes to a blob of its own: real ones are about a
+# megabyte (../shared/REAL_REPLIES.md), and a chat's turns are rewritten as one document.
+_SIGNATURE_IN_DOC = 4096
+
+
 def content_to_doc(content: types.Content, blobs: Blobs) -> dict[str, Any]:
-    """A turn as JSON with image bytes moved to blobs; signatures and all else verbatim."""
+    """A turn as JSON with image bytes and long thought signatures moved to blobs (as
+    received, byte for byte); all else verbatim."""
     doc = content.model_dump(mode="json", exclude_none=True)
     for part_doc, part in zip(doc.get("parts", []), content.parts or [], strict=True):
         if part.inline_data and part.inline_data.data:
@@ -439,16 +445,23 @@ def content_to_doc(content: types.Content, blobs: Blobs) -> dict[str, Any]:
                 "mime_type": blob.mime_type,
                 "blob": blobs.put_blob(blob.data, blob.mime_type or ""),
             }
+        if part.thought_signature and len(part.thought_signature) > _SIGNATURE_IN_DOC:
+            name = blobs.put_blob(part.thought_signature, "application/octet-stream")
+            part_doc["thought_signature"] = {"blob": name}
     return doc
 
 
 def content_from_doc(doc: dict[str, Any], blobs: Blobs) -> types.Content:
-    """The exact SDK ``Content`` back, image bytes read from the blobs."""
+    """The exact SDK ``Content`` back, image bytes and signatures read from the blobs."""
     parts = []
     for part_doc in doc.get("parts", []):
         inline = part_doc.get("inline_data")
         if inline and "blob" in inline:
             data = base64.b64encode(blobs.blob(inline["blob"])).decode()
             part_doc = {**part_doc, "inline_data": {"mime_type": inline["mime_type"], "data": data}}
+        signature = part_doc.get("thought_signature")
+        if isinstance(signature, dict):
+            data = base64.b64encode(blobs.blob(signature["blob"])).decode()
+            part_doc = {**part_doc, "thought_signature": data}
         parts.append(part_doc)
     return types.Content.model_validate({**doc, "parts": parts})

@@ -123,6 +123,8 @@ def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict
             "</details>"
         )
     pieces.append(f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>')
+    pieces.extend(f'<div style="{_MUTED}">🔏 {html.escape(line)}</div>'
+                  for line in credential_lines(result))  # fmt: skip
     pieces.extend(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in result.all_notes)
     pieces.extend(grounding_html(result))
     if with_text and result.text:
@@ -214,8 +216,13 @@ def _link(title: str, uri: str) -> str:
     return f'<a href="{html.escape(uri, quote=True)}" target="_blank" rel="noopener">{label}</a>'
 
 
+def credential_lines(result: Result) -> list[str]:
+    """What the pictures' Content Credentials say, each distinct line once."""
+    return list(dict.fromkeys(found.line() for found in result.credentials if found))
+
+
 def plain(result: Result, *, with_text: bool = True) -> str:
-    lines = [f"[{len(result.outputs)} image(s)] {caption(result)}"]
+    lines = [f"[{len(result.outputs)} image(s)] {caption(result)}", *credential_lines(result)]
     if result.sources:
         lines.append("sources: " + "; ".join(f"{s.title} <{s.uri}>" for s in result.sources))
     if with_text and result.text:

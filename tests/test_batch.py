@@ -18,7 +18,7 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import nb_banana
-from nb_banana import batch, jobs, offline, turns, usage
+from nb_banana import batch, budget, jobs, offline, turns, usage
 from nb_banana.errors import BatchError, BudgetError
 from nb_banana.settings import settings
 from nb_banana.simulator import Fault, Simulator
@@ -79,20 +79,20 @@ def test_submit_returns_at_once_and_each_answer_is_stored_under_its_elements_key
 def test_each_inlined_request_is_the_body_a_live_call_sends(ip, sim):
     ip.user_ns["swatch"] = Image.new("RGB", (64, 48), "teal")
     prompt = ("a poster in the colour of", ip.user_ns["swatch"])
-    nb_banana.submit_batch([prompt], aspect="16:9", thinking="high")
+    submitted = nb_banana.submit_batch([prompt], aspect="16:9", thinking="high")
     inlined = creates(sim)[0].body["batch"]["inputConfig"]["requests"]["requests"][0]
     nb_banana.generate(*prompt, aspect="16:9", thinking="high")
     live = next(r for r in sim.requests if r.path.endswith(":generateContent"))
     assert inlined["request"] == live.body
-    assert inlined["metadata"] == {"element": "0", "sample": "0"}
+    key = submitted.elements[0].key  # what a store that lost the job recovers it by
+    assert inlined["metadata"] == {"element": "0", "sample": "0", "key": key}
 
 
 def test_the_estimate_and_the_recorded_cost_are_half_the_live_price(ip, sim):
     sim.batch_timing = FAST
     submitted = nb_banana.submit_batch(PROMPTS[:1], model="flash", size="2K")
     request = submitted.elements[0].request
-    live = usage.estimate_before(request.model, request.text, 0, 1, "2K")
-    assert submitted.estimate == pytest.approx(live / 2)
+    assert submitted.estimate == pytest.approx(budget.estimated(request) / 2)
     results = finished(submitted).results()
     answer = results[0]  # read back from the store
     assert results.cost == pytest.approx(
@@ -332,7 +332,7 @@ def test_each_batch_cell_submits_then_shows_and_binds_the_results_on_re_run(ip, 
     cell = "%%banana --each animals --batch -o pics\na {item} in the snow"
     printed = in_cell(ip, "cell-e", cell).stdout
     assert "Submitted batches/" in printed and "3 elements" in printed
-    assert "pics" not in ip.user_ns
+    assert ip.user_ns["pics"] is ip.user_ns["_banana"]  # the pending batch, bound
     ip.user_ns["_banana"].wait(timeout=60, poll=0.05)
     shown = in_cell(ip, "cell-e", cell)
     assert "Already submitted batches/" in shown.stdout and "succeeded" in shown.stdout

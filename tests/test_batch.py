@@ -9,6 +9,7 @@ sleeping a fixed time, and a job that must still be running is given a minute to
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sqlite3
 
 import pytest
@@ -397,3 +398,75 @@ def _stop_shared(server) -> None:
     if server._shared is not None:
         server._shared.stop()
         server._shared = None
+
+
+# Issue 20: a job is never lost nor paid twice; failed elements are asked again; notes.
+
+
+def test_a_job_submitted_while_the_store_cannot_be_written_is_shown_kept_and_not_paid_twice(
+    ip, sim
+):
+    sim.batch_timing = SLOW
+    ip.user_ns["animals"] = PROMPTS
+    cell = "%%banana --each animals --batch\n{item}"
+    store = open_store(settings().store)
+    store._db.execute("PRAGMA query_only = ON")  # SQLite refuses every write, as a full disk
+    printed = in_cell(ip, "cell-full", cell).stdout
+    name = ip.user_ns["_banana"].jobs[0].name
+    assert printed.startswith(f"Submitted {name} · pending · 3 elements")  # first, on screen
+    assert f"{name} is not kept in the store yet (The store" in printed
+    again = in_cell(ip, "cell-full", cell).stdout
+    assert f"Already submitted {name}" in again and len(creates(sim)) == 1
+    store._db.execute("PRAGMA query_only = OFF")  # space freed
+    assert jobs_command(ip).stdout.startswith(name)
+    db = sqlite3.connect(settings().store + "/store.sqlite")
+    assert db.execute("SELECT name FROM jobs").fetchall() == [(name,)]  # written, not only listed
+    ip.user_ns["_banana"].cancel()
+
+
+def test_a_store_deleted_after_submitting_keeps_its_jobs(ip, sim):
+    sim.batch_timing = SLOW
+    ip.user_ns["animals"] = PROMPTS
+    cell = "%%banana --each animals --batch\n{item}"
+    in_cell(ip, "cell-gone", cell)
+    name = ip.user_ns["_banana"].jobs[0].name
+    shutil.rmtree(settings().store)
+    again = in_cell(ip, "cell-gone", cell).stdout
+    assert f"Already submitted {name}" in again and len(creates(sim)) == 1
+    assert jobs_command(ip).stdout.startswith(name)
+    db = sqlite3.connect(settings().store + "/store.sqlite")
+    assert db.execute("SELECT name FROM jobs").fetchall() == [(name,)]
+    ip.user_ns["_banana"].cancel()
+
+
+def test_elements_that_failed_inside_a_succeeded_job_go_into_a_new_job_on_re_run(ip, sim):
+    sim.batch_timing = FAST
+    sim.inject(Fault.http(500, "Internal error."))
+    sim.inject(Fault.finish("IMAGE_SAFETY"))
+    ip.user_ns["animals"] = PROMPTS
+    cell = "%%banana --each animals --batch -o pics\n{item}"
+    in_cell(ip, "cell-6", cell)
+    ip.user_ns["_banana"].wait(timeout=60, poll=0.05)
+    shown = in_cell(ip, "cell-6", cell).stdout
+    assert "2 element(s) that failed inside an earlier job are submitted again" in shown
+    assert len(creates(sim)) == 2
+    resent = creates(sim)[1].body["batch"]["inputConfig"]["requests"]["requests"]
+    assert [r["request"]["contents"][0]["parts"][0]["text"].strip() for r in resent] == PROMPTS[:2]
+    ip.user_ns["_banana"].wait(timeout=60, poll=0.05)
+    in_cell(ip, "cell-6", cell)
+    pics = ip.user_ns["pics"]
+    assert not pics.failed and [r.request.text.strip() for r in pics] == PROMPTS
+    assert len(creates(sim)) == 2 and generations(sim) == 0
+
+
+def test_a_batch_shows_each_distinct_note_once(ip, sim):
+    sim.batch_timing = SLOW
+    ip.user_ns["animals"] = PROMPTS
+    printed = in_cell(
+        ip, "cell-n", "%%banana --each animals --batch -m gemini-2.5-flash-image\n{item}"
+    ).stdout
+    notes = [line for line in printed.splitlines() if line.startswith("Note: ")]
+    replaced = [note for note in notes if "gemini-2.5-flash-image" in note]
+    assert len(replaced) == 1 and "gemini-3.1-flash-image" in replaced[0]  # once, not 3 times
+    assert len(notes) == len(set(notes))
+    ip.user_ns["_banana"].cancel()

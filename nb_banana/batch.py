@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from .models import BATCH_INLINE_BYTES as MAX_INLINED_BYTES
 from .request import Request, TextPart
 from .session import session
 from .settings import settings
-from .store import JobRow, Store, open_store
+from .store import ENDED_WITHOUT_RESULTS, JobRow, Store, open_store
 from .turns import Ask, Plan, plan, release
 from .usage import format_usd
 
@@ -51,6 +52,8 @@ _REQUEST_OVERHEAD = 1024
 _CREATE_TIMEOUT_S = 600.0  # 20 MB may take minutes to upload on a slow line
 
 _SHORT_ID = 8
+
+_LISTED = 1000  # the newest jobs a lost store is looked for among (``_recover``)
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,8 @@ class Batch:
         ]
         lines += [f"Note: {note}" for note in self.notes]
         in_jobs = {doc["key"] for job in self.jobs for doc in job.row.elements}
-        answered = sum(item.key not in in_jobs for item in self.elements)
+        known = all(job.row.elements for job in self.jobs)  # else a job may hold the rest
+        answered = sum(item.key not in in_jobs for item in self.elements) if known else 0
         if answered:
             lines.append(f"{answered} element(s) answered from the store (no job, no cost).")
         if self.submitted:
@@ -251,15 +255,7 @@ def _create(group: Sequence[Element], blank: JobRow, store: Store, notes: list[s
     """
     from . import wire
 
-    docs = [
-        {
-            "index": e.index,
-            "label": e.label,
-            "key": e.key,
-            "request": request_doc(e.request, store),
-        }
-        for e in group
-    ]
+    docs = [_doc(e, store) for e in group]
     src = [
         request
         for tag, e in enumerate(group)
@@ -294,6 +290,16 @@ def _create(group: Sequence[Element], blank: JobRow, store: Store, notes: list[s
     return Job(row, store)
 
 
+def _doc(item: Element, store: Store) -> dict[str, Any]:
+    """An element as its job's row keeps it (input images into the store's blobs)."""
+    return {
+        "index": item.index,
+        "label": item.label,
+        "key": item.key,
+        "request": request_doc(item.request, store),
+    }
+
+
 def submit_or_resume(
     elements: Sequence[Element], *, cell: str | None = None, display_name: str | None = None
 ) -> Batch:
@@ -307,6 +313,11 @@ def submit_or_resume(
     endpoint = cache.endpoint_class()
     scope = session().chats.scope
     notes = _request_notes(elements)
+    name = display_name or default_display_name(cell)
+    if cell and not store.jobs(scope, cell):
+        running = _recover(store, scope, cell, endpoint, name, elements, notes)
+        if running:
+            return Batch(elements, running, [], store, endpoint, notes)
     earlier, failed_before = _earlier_jobs(store, scope, cell, endpoint)
     taken: dict[str, Job] = {}
     todo = []
@@ -322,10 +333,85 @@ def submit_or_resume(
             f"{again} element(s) that failed inside an earlier job are submitted again, "
             "in a new job of their own."
         )
-    new = submit(
-        todo, display_name or default_display_name(cell), cell=cell, scope=scope, notes=notes
-    )
+    new = submit(todo, name, cell=cell, scope=scope, notes=notes)
     return Batch(elements, [*taken.values(), *new], new, store, endpoint, notes)
+
+
+def _recover(
+    store: Store,
+    scope: str,
+    cell: str,
+    endpoint: str,
+    name: str,
+    elements: Sequence[Element],
+    notes: list[str],
+) -> list[Job]:
+    """The store keeps no job of this cell: it may have been deleted or made anew since
+    the cell submitted, and a job is paid for. The API's own list is asked for jobs under
+    the name this cell gives its jobs. One that has ended with its results is kept in the
+    store again, its elements told by the key each of its requests carried
+    (``wire.inlined_requests``), and is then taken up as any earlier job. One still
+    running cannot tell its elements before it ends: it is returned, and the caller
+    submits nothing until it has ended."""
+    blank = JobRow("", name, "", "", 0.0, scope, cell, endpoint, 0.0, [])
+    listed = call(
+        lambda client: list(islice(client.batches.list(config={"page_size": 100}), _LISTED)),
+        blank,
+        "Listing the Batch API jobs",
+    )
+    by_key = {item.key: item for item in elements}
+    running: list[Job] = []
+    for remote in listed:
+        shown, state = remote.display_name or "", state_name(remote.state)
+        if not (shown == name or shown.startswith(f"{name} · ")):
+            continue
+        if state in ENDED_WITHOUT_RESULTS:
+            continue
+        created = remote.create_time.timestamp() if remote.create_time else time.time()
+        model = (remote.model or "").removeprefix("models/")
+        row = replace(blank, name=remote.name, display_name=shown, model=model, state=state,
+                      created=created)  # fmt: skip
+        if state not in ("SUCCEEDED", "PARTIALLY_SUCCEEDED"):
+            running.append(Job(row, store, kept=False))
+            continue
+        keys = _keys_by_tag(remote)
+        if keys is None or any(key not in by_key for key in keys):
+            notes.append(
+                f"{remote.name} (this cell's, found on Google's side) answered elements this "
+                "cell no longer asks for: it is left alone."
+            )
+            continue
+        group = [by_key[key] for key in keys]
+        row = replace(
+            row,
+            estimate=sum(_estimate(e.request) for e in group),
+            elements=[_doc(e, store) for e in group],
+        )
+        with suppress(StoreError):  # kept in this kernel all the same (``Store.save_job``)
+            store.save_job(row)
+        notes.append(f"{remote.name} was found on Google's side and is kept in the store again.")
+    if running:
+        notes.append(
+            f"{', '.join(job.name for job in running)}: submitted by this cell before the "
+            "store lost it; which elements it holds is known once it ends, so nothing is "
+            "submitted meanwhile: re-run the cell once it has succeeded."
+        )
+    return running
+
+
+def _keys_by_tag(remote: Any) -> list[str] | None:
+    """The element keys a finished job's requests carried, in the order they were sent;
+    ``None`` if its responses do not say (they came without their metadata)."""
+    responses = list(remote.dest.inlined_responses or []) if remote.dest else []
+    tagged: dict[int, str] = {}
+    for response in responses:
+        meta = response.metadata or {}
+        if not (meta.get("element", "").isdigit() and meta.get("key")):
+            return None
+        tagged[int(meta["element"])] = meta["key"]
+    if not tagged or sorted(tagged) != list(range(len(tagged))):
+        return None
+    return [tagged[tag] for tag in range(len(tagged))]
 
 
 def _request_notes(elements: Sequence[Element]) -> list[str]:

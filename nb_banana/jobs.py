@@ -42,9 +42,12 @@ T = TypeVar("T")
 class Job:
     """One Batch API job as the store keeps it: refresh, wait for, fetch and cancel it."""
 
-    def __init__(self, row: JobRow, store: Store) -> None:
+    def __init__(self, row: JobRow, store: Store, *, kept: bool = True) -> None:
         self._row = row
         self._store = store
+        # ``False``: a job found on Google's side whose elements are not known yet
+        # (``batch._recover``); kept without them, a re-run would submit them again.
+        self._kept = kept
         self._remote: Any = None  # the BatchJob the API last sent (with results, once done)
 
     @property
@@ -269,8 +272,9 @@ class Job:
         """The job's new state, in the store; kept in this kernel's memory of the store
         when its disk is full, and written when it next can be (``Store.save_job``)."""
         self._row = replace(self._row, **changes)
-        with suppress(StoreError):
-            self._store.save_job(self._row)
+        if self._kept:
+            with suppress(StoreError):
+                self._store.save_job(self._row)
 
     def __repr__(self) -> str:
         return f"<nb_banana.Job {describe(self._row)}>"
@@ -311,8 +315,10 @@ def describe(row: JobRow) -> str:
     total = len(row.elements)
     if row.fetched is not None:
         counts = f"{total - len(row.failures)} of {total} answered, {len(row.failures)} failed"
-    else:
+    elif total:
         counts = f"{total} element{'s' * (total != 1)}"
+    else:  # found on Google's side by a store that had lost it (``batch._recover``)
+        counts = "its elements known once it ends"
     simulated = " (simulator)" if row.endpoint == SIMULATOR else ""
     return (
         f"{row.name} · {row.state.lower()} · {counts} · {_age(row.created)} ago · "

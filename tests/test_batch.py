@@ -470,3 +470,35 @@ def test_a_batch_shows_each_distinct_note_once(ip, sim):
     assert len(replaced) == 1 and "gemini-3.1-flash-image" in replaced[0]  # once, not 3 times
     assert len(notes) == len(set(notes))
     ip.user_ns["_banana"].cancel()
+
+
+def test_a_new_kernel_on_a_store_made_anew_finds_the_cells_finished_job_on_googles_side(ip, sim):
+    sim.batch_timing = FAST
+    ip.user_ns["animals"] = PROMPTS
+    cell = "%%banana --each animals --batch -o pics\n{item}"
+    in_cell(ip, "cell-lost", cell)
+    name = ip.user_ns["_banana"].jobs[0].name
+    ip.user_ns["_banana"].wait(timeout=60, poll=0.05)
+    shutil.rmtree(settings().store)
+    restart_kernel()
+    ip.user_ns["animals"] = PROMPTS
+    shown = in_cell(ip, "cell-lost", cell).stdout
+    assert f"{name} was found on Google's side and is kept in the store again." in shown
+    assert len(creates(sim)) == 1 and generations(sim) == 0
+    assert [r.request.text.strip() for r in ip.user_ns["pics"]] == PROMPTS
+    assert [job.name for job in jobs.kept()] == [name]
+
+
+def test_a_new_kernel_on_a_store_made_anew_submits_nothing_while_the_cells_job_runs(ip, sim):
+    sim.batch_timing = SLOW
+    ip.user_ns["animals"] = PROMPTS
+    cell = "%%banana --each animals --batch\n{item}"
+    in_cell(ip, "cell-lost2", cell)
+    name = ip.user_ns["_banana"].jobs[0].name
+    shutil.rmtree(settings().store)
+    restart_kernel()
+    ip.user_ns["animals"] = PROMPTS
+    shown = in_cell(ip, "cell-lost2", cell).stdout
+    assert f"Already submitted {name} · pending · its elements known once it ends" in shown
+    assert "nothing is submitted meanwhile" in shown and len(creates(sim)) == 1
+    ip.user_ns["_banana"].cancel()

@@ -354,11 +354,15 @@ def _recover(
     running cannot tell its elements before it ends: it is returned, and the caller
     submits nothing until it has ended."""
     blank = JobRow("", name, "", "", 0.0, scope, cell, endpoint, 0.0, [])
-    listed = call(
-        lambda client: list(islice(client.batches.list(config={"page_size": 100}), _LISTED)),
-        blank,
-        "Listing the Batch API jobs",
-    )
+    try:
+        listed = call(
+            lambda client: list(islice(client.batches.list(config={"page_size": 100}), _LISTED)),
+            blank,
+            "Listing the Batch API jobs",
+        )
+    except BananaError as exc:  # an endpoint that cannot list must not block submitting
+        notes.append(f"This cell's earlier jobs could not be looked for on Google's side: {exc}")
+        return []
     by_key = {item.key: item for item in elements}
     running: list[Job] = []
     for remote in listed:
@@ -374,6 +378,12 @@ def _recover(
         if state not in ("SUCCEEDED", "PARTIALLY_SUCCEEDED"):
             running.append(Job(row, store, kept=False))
             continue
+        if remote.dest is None:  # the list left the results out: ask for the job itself
+            remote = call(
+                lambda client, n=remote.name: client.batches.get(name=n),
+                row,
+                f"Checking {row.name}",
+            )
         keys = _keys_by_tag(remote)
         if keys is None or any(key not in by_key for key in keys):
             notes.append(

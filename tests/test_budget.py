@@ -93,6 +93,29 @@ def test_a_call_in_flight_counts_until_its_answer_is_recorded(ip, sim):
     assert posts(sim) == 1
 
 
+def test_the_panel_is_refused_while_a_cells_call_is_in_flight(ip, sim):
+    from nb_banana import catalog
+    from nb_banana.panel import Panel
+
+    panel = Panel(namespace=ip.user_ns)
+    catalog.wait()
+    try:
+        sim.latency = 1.0
+        settings().budget_usd = 0.05
+        cells = turns.plan(turns.Ask(("a fox",)))
+        future = turns.send(cells)  # a cell's call, still out
+        panel.form.prompt.value = "a hare"
+        panel.generate_button.click()
+        panel.wait(20)
+        assert "over Banana.budget_usd = $0.050" in panel.message
+        assert "$0.035 committed" in panel.message
+        turns.commit(cells, future.result())
+        assert posts(sim) == 1
+    finally:
+        panel.close()
+        panel.wait(10)
+
+
 def test_a_cancelled_call_frees_its_place_in_the_budget(ip, sim):
     from nb_banana.engine import engine
 

@@ -85,7 +85,8 @@ class Standing:
         return max(0.0, self.budget - self.spent - self.committed)
 
     def said(self) -> str:
-        """``$0.068 spent, $0.034 committed (calls in flight, jobs not yet fetched)``."""
+        """``$0.068 spent, $0.034 committed (calls in flight, Batch API jobs …)``: the
+        message a refusal and ``%banana usage`` give."""
         return (
             f"{format_usd(self.spent)} spent, {format_usd(self.committed)} committed "
             "(calls in flight, Batch API jobs not yet fetched)"
@@ -102,12 +103,10 @@ def standing(store: Store | None) -> Standing:
     return Standing(settings().budget_usd, spent, session().ledger.total, awaited)
 
 
-def reserve(
-    request: Request, store: Store | None, endpoint: str = REAL_SERVICE, *, batch: bool = False
-) -> Hold:
-    """Check this call against the budget and count it as in flight, in one step; raise
-    ``BudgetError`` (nothing counted) if it would pass the budget."""
-    return reserve_amount(estimated(request, batch=batch), store, endpoint, what=request)
+def reserve(request: Request, store: Store | None, endpoint: str = REAL_SERVICE) -> Hold:
+    """Check this live call against the budget and count it as in flight, in one step;
+    raise ``BudgetError`` (nothing counted) if it would pass the budget."""
+    return reserve_amount(estimated(request), store, endpoint, what=request)
 
 
 def reserve_amount(

@@ -19,16 +19,17 @@ import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from . import cache, each
-from .errors import BananaError, BatchError, BudgetError, OptionError
+from . import budget, cache, each
+from .errors import BananaError, BatchError, OptionError, StoreError
 from .jobs import (
     MISSING,
     Job,
-    awaited,
     call,
     describe,
     each_result,
@@ -41,9 +42,9 @@ from .models import BATCH_INLINE_BYTES as MAX_INLINED_BYTES
 from .request import Request, TextPart
 from .session import session
 from .settings import settings
-from .store import SIMULATOR, JobRow, Store, open_store
+from .store import ENDED_WITHOUT_RESULTS, JobRow, Store, open_store
 from .turns import Ask, Plan, plan, release
-from .usage import estimate_before, format_usd
+from .usage import format_usd
 
 # JSON around one inlined request (options, field names, metadata), counted generously.
 _REQUEST_OVERHEAD = 1024
@@ -51,6 +52,8 @@ _REQUEST_OVERHEAD = 1024
 _CREATE_TIMEOUT_S = 600.0  # 20 MB may take minutes to upload on a slow line
 
 _SHORT_ID = 8
+
+_LISTED = 1000  # the newest jobs a lost store is looked for among (``_recover``)
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,12 @@ class Batch:
         submitted: Sequence[Job],
         store: Store,
         endpoint: str,
+        notes: Sequence[str] = (),
     ) -> None:
         self.elements = tuple(elements)
         self.jobs = list(jobs)
         self.submitted = list(submitted)  # the jobs this run submitted (the rest: earlier)
+        self.notes = tuple(notes)  # about the requests and the jobs, each once
         self._store = store
         self._endpoint = endpoint
 
@@ -146,13 +151,15 @@ class Batch:
         store when first asked."""
         started = time.perf_counter()
         outcomes: dict[str, each.Done | str] = {}
-        for job in self.jobs:
-            outcomes.update(job.outcomes())
+        for job in self.jobs:  # an answer wins over an earlier job's failure of the element
+            for key, outcome in job.outcomes().items():
+                if not isinstance(outcomes.get(key), each.Done):
+                    outcomes[key] = outcome
         for item in self.elements:
-            if item.key not in outcomes:
+            if not isinstance(outcomes.get(item.key), each.Done):
                 found = stored_result(self._store, item.keys, item.request, self._endpoint)
                 kept = None if found is None else each.Done.of(-1, item.keys, self._endpoint, found)
-                outcomes[item.key] = kept or MISSING
+                outcomes[item.key] = kept or outcomes.get(item.key, MISSING)
         items = [each.Element(e.index, e.label, e.ask) for e in self.elements]
         keys = [e.key for e in self.elements]
         return each_result(items, keys, outcomes, time.perf_counter() - started)
@@ -164,14 +171,19 @@ class Batch:
                 job.cancel()
         return self
 
-    def summary(self) -> str:
-        """The line a submitting cell prints: what was sent, or what it is waiting for."""
+    def summary(self, *, announced: bool = False) -> str:
+        """The lines a submitting cell prints: what was sent, or what it is waiting for, and
+        each distinct note once; ``announced``: the new jobs' lines were printed already
+        (``submit`` prints each the moment the API names it)."""
         lines = [
             f"{'Submitted' if job in self.submitted else 'Already submitted'} {describe(job.row)}"
             for job in self.jobs
+            if not (announced and job in self.submitted)
         ]
+        lines += [f"Note: {note}" for note in self.notes]
         in_jobs = {doc["key"] for job in self.jobs for doc in job.row.elements}
-        answered = sum(item.key not in in_jobs for item in self.elements)
+        known = all(job.row.elements for job in self.jobs)  # else a job may hold the rest
+        answered = sum(item.key not in in_jobs for item in self.elements) if known else 0
         if answered:
             lines.append(f"{answered} element(s) answered from the store (no job, no cost).")
         if self.submitted:
@@ -196,54 +208,58 @@ def submit(
     *,
     cell: str | None = None,
     scope: str | None = None,
+    notes: list[str] | None = None,
 ) -> list[Job]:
     """Send ``elements`` as Batch API job(s) and keep them in the store; returns at once.
 
     One job per model, split further so that no job's inlined requests pass
     ``MAX_INLINED_BYTES``. ``cell`` and ``scope`` (the notebook) are what a re-run of the
-    submitting cell finds its jobs by.
+    submitting cell finds its jobs by. Each job's name is printed the moment the API
+    answers, before anything else can fail; a store that cannot keep it (a full disk)
+    adds to ``notes`` instead of raising: the job is paid for, and this kernel keeps it.
     """
     if not elements:
         return []
     store = open_store(settings().store)  # a job kept nowhere would be lost: no store, no job
     endpoint = cache.endpoint_class()
     groups = split(elements)
-    check_budget(elements, store, endpoint)
+    total = sum(_estimate(item.request) for item in elements)
+    hold = budget.reserve_amount(total, store, endpoint, batch_size=len(elements))
     scope = session().chats.scope if scope is None else scope
     made: list[Job] = []
-    for number, group in enumerate(groups, 1):
-        name = display_name if len(groups) == 1 else f"{display_name} · {number}/{len(groups)}"
-        row = JobRow("", name, group[0].request.model.id, "", 0.0, scope, cell, endpoint, 0.0, [])
-        try:
-            made.append(_create(group, row, store))
-        except BananaError as exc:
-            if not made:
-                raise
-            raise BatchError(
-                f"{exc} ({len(made)} of {len(groups)} jobs were submitted and "
-                "are kept: re-run the cell to submit the rest.)"
-            ) from exc
+    try:
+        for number, group in enumerate(groups, 1):
+            name = display_name if len(groups) == 1 else f"{display_name} · {number}/{len(groups)}"
+            row = JobRow(
+                "", name, group[0].request.model.id, "", 0.0, scope, cell, endpoint, 0.0, []
+            )
+            try:
+                made.append(_create(group, row, store, notes if notes is not None else []))
+            except BananaError as exc:
+                if not made:
+                    raise
+                raise BatchError(
+                    f"{exc} ({len(made)} of {len(groups)} jobs were submitted and "
+                    "are kept: re-run the cell to submit the rest.)"
+                ) from exc
+    finally:
+        hold.release()  # the jobs kept count as awaited from here on
     return made
 
 
-def _create(group: Sequence[Element], blank: JobRow, store: Store) -> Job:
-    """One job: its elements' requests kept first (so a restart can record the answers),
-    then the create call, then its row."""
+def _create(group: Sequence[Element], blank: JobRow, store: Store, notes: list[str]) -> Job:
+    """One job: the create call, its name on screen at once, then its row in the store.
+
+    The elements' input images go to the store first (so a restarted kernel can record
+    the answers); if that fails, nothing has been sent.
+    """
     from . import wire
 
-    docs = [
-        {
-            "index": e.index,
-            "label": e.label,
-            "key": e.key,
-            "request": request_doc(e.request, store),
-        }
-        for e in group
-    ]
+    docs = [_doc(e, store) for e in group]
     src = [
         request
         for tag, e in enumerate(group)
-        for request in wire.inlined_requests(e.request, e.history, str(tag))
+        for request in wire.inlined_requests(e.request, e.history, str(tag), key=e.key)
     ]
     config = {
         "display_name": blank.display_name,
@@ -262,8 +278,26 @@ def _create(group: Sequence[Element], blank: JobRow, store: Store) -> Job:
         estimate=sum(_estimate(e.request) for e in group),
         elements=docs,
     )
-    store.save_job(row)
+    print(f"Submitted {describe(row)}", flush=True)
+    try:
+        store.save_job(row)
+    except StoreError as exc:
+        notes.append(
+            f"{row.name} is not kept in the store yet ({exc}). This kernel keeps it: "
+            "re-running the cell submits nothing again, and it is written to the store "
+            "(%banana jobs) as soon as the store can be written."
+        )
     return Job(row, store)
+
+
+def _doc(item: Element, store: Store) -> dict[str, Any]:
+    """An element as its job's row keeps it (input images into the store's blobs)."""
+    return {
+        "index": item.index,
+        "label": item.label,
+        "key": item.key,
+        "request": request_doc(item.request, store),
+    }
 
 
 def submit_or_resume(
@@ -272,11 +306,19 @@ def submit_or_resume(
     """What a submitting cell does, keyed on the store: an element the store answers is not
     sent, one that a job of this cell is running (or has answered) is taken up again from
     that job, and only the rest is submitted. A job that failed, was cancelled or expired
-    does not count, so re-running the cell submits its elements again."""
+    does not count, so re-running the cell submits its elements again; nor does an element
+    that failed inside a job that succeeded (a 500, a refusal): it goes into a new job with
+    the other failed ones, as a live ``--each`` re-run asks again for its failures."""
     store = open_store(settings().store)
     endpoint = cache.endpoint_class()
     scope = session().chats.scope
-    earlier = _earlier_jobs(store, scope, cell, endpoint)
+    notes = _request_notes(elements)
+    name = display_name or default_display_name(cell)
+    if cell and not store.jobs(scope, cell):
+        running = _recover(store, scope, cell, endpoint, name, elements, notes)
+        if running:
+            return Batch(elements, running, [], store, endpoint, notes)
+    earlier, failed_before = _earlier_jobs(store, scope, cell, endpoint)
     taken: dict[str, Job] = {}
     todo = []
     for item in elements:
@@ -285,14 +327,118 @@ def submit_or_resume(
             taken[job.name] = job
         elif not any(store.lookup(key, endpoint) for key in item.keys):
             todo.append(item)
-    new = submit(todo, display_name or default_display_name(cell), cell=cell, scope=scope)
-    return Batch(elements, [*taken.values(), *new], new, store, endpoint)
+    again = sum(item.key in failed_before for item in todo)
+    if again:
+        notes.append(
+            f"{again} element(s) that failed inside an earlier job are submitted again, "
+            "in a new job of their own."
+        )
+    new = submit(todo, name, cell=cell, scope=scope, notes=notes)
+    return Batch(elements, [*taken.values(), *new], new, store, endpoint, notes)
 
 
-def _earlier_jobs(store: Store, scope: str, cell: str | None, endpoint: str) -> dict[str, Job]:
-    """This cell's jobs on this endpoint that are running or have succeeded, by element key
-    (the newest job first); a running one is asked for its state on the way."""
+def _recover(
+    store: Store,
+    scope: str,
+    cell: str,
+    endpoint: str,
+    name: str,
+    elements: Sequence[Element],
+    notes: list[str],
+) -> list[Job]:
+    """The store keeps no job of this cell: it may have been deleted or made anew since
+    the cell submitted, and a job is paid for. The API's own list is asked for jobs under
+    the name this cell gives its jobs. One that has ended with its results is kept in the
+    store again, its elements told by the key each of its requests carried
+    (``wire.inlined_requests``), and is then taken up as any earlier job. One still
+    running cannot tell its elements before it ends: it is returned, and the caller
+    submits nothing until it has ended."""
+    blank = JobRow("", name, "", "", 0.0, scope, cell, endpoint, 0.0, [])
+    try:
+        listed = call(
+            lambda client: list(islice(client.batches.list(config={"page_size": 100}), _LISTED)),
+            blank,
+            "Listing the Batch API jobs",
+        )
+    except BananaError as exc:  # an endpoint that cannot list must not block submitting
+        notes.append(f"This cell's earlier jobs could not be looked for on Google's side: {exc}")
+        return []
+    by_key = {item.key: item for item in elements}
+    running: list[Job] = []
+    for remote in listed:
+        shown, state = remote.display_name or "", state_name(remote.state)
+        if not (shown == name or shown.startswith(f"{name} · ")):
+            continue
+        if state in ENDED_WITHOUT_RESULTS:
+            continue
+        created = remote.create_time.timestamp() if remote.create_time else time.time()
+        model = (remote.model or "").removeprefix("models/")
+        row = replace(blank, name=remote.name, display_name=shown, model=model, state=state,
+                      created=created)  # fmt: skip
+        if state not in ("SUCCEEDED", "PARTIALLY_SUCCEEDED"):
+            running.append(Job(row, store, kept=False))
+            continue
+        if remote.dest is None:  # the list left the results out: ask for the job itself
+            remote = call(
+                lambda client, n=remote.name: client.batches.get(name=n),
+                row,
+                f"Checking {row.name}",
+            )
+        keys = _keys_by_tag(remote)
+        if keys is None or any(key not in by_key for key in keys):
+            notes.append(
+                f"{remote.name} (this cell's, found on Google's side) answered elements this "
+                "cell no longer asks for: it is left alone."
+            )
+            continue
+        group = [by_key[key] for key in keys]
+        row = replace(
+            row,
+            estimate=sum(_estimate(e.request) for e in group),
+            elements=[_doc(e, store) for e in group],
+        )
+        with suppress(StoreError):  # kept in this kernel all the same (``Store.save_job``)
+            store.save_job(row)
+        notes.append(f"{remote.name} was found on Google's side and is kept in the store again.")
+    if running:
+        notes.append(
+            f"{', '.join(job.name for job in running)}: submitted by this cell before the "
+            "store lost it; which elements it holds is known once it ends, so nothing is "
+            "submitted meanwhile: re-run the cell once it has succeeded."
+        )
+    return running
+
+
+def _keys_by_tag(remote: Any) -> list[str] | None:
+    """The element keys a finished job's requests carried, in the order they were sent;
+    ``None`` if its responses do not say (they came without their metadata)."""
+    responses = list(remote.dest.inlined_responses or []) if remote.dest else []
+    tagged: dict[int, str] = {}
+    for response in responses:
+        meta = response.metadata or {}
+        if not (meta.get("element", "").isdigit() and meta.get("key")):
+            return None
+        tagged[int(meta["element"])] = meta["key"]
+    if not tagged or sorted(tagged) != list(range(len(tagged))):
+        return None
+    return [tagged[tag] for tag in range(len(tagged))]
+
+
+def _request_notes(elements: Sequence[Element]) -> list[str]:
+    """Each distinct note of the elements' requests once (a shut-down model's replacement,
+    a default the model cannot take, a downscaled reference), in the order first met."""
+    return list(dict.fromkeys(note for item in elements for note in item.request.notes))
+
+
+def _earlier_jobs(
+    store: Store, scope: str, cell: str | None, endpoint: str
+) -> tuple[dict[str, Job], set[str]]:
+    """This cell's jobs on this endpoint that are running or have succeeded, by the keys
+    of the elements they cover (the newest job first), and the keys of elements that
+    failed inside a succeeded job (covered by none). A running job is asked for its
+    state on the way, and a succeeded one is fetched, to know which of its elements failed."""
     found: dict[str, Job] = {}
+    failed: set[str] = set()
     for row in store.jobs(scope, cell):
         if row.endpoint != endpoint:
             continue
@@ -301,9 +447,15 @@ def _earlier_jobs(store: Store, scope: str, cell: str | None, endpoint: str) -> 
             job.refresh()
         if job.done and not job.succeeded:
             continue
-        for doc in row.elements:
-            found.setdefault(doc["key"], job)
-    return found
+        if job.succeeded:
+            with suppress(BatchError):  # results missing: kept, and said by ``results()``
+                job.outcomes()
+        for doc in job.row.elements:
+            if doc["key"] in job.row.failures:
+                failed.add(doc["key"])
+            else:
+                found.setdefault(doc["key"], job)
+    return found, failed - set(found)
 
 
 def split(elements: Sequence[Element]) -> list[list[Element]]:
@@ -362,27 +514,9 @@ def inlined_bytes(item: Element) -> int:
     return one * item.request.count
 
 
-def check_budget(elements: Sequence[Element], store: Store, endpoint: str) -> None:
-    """Refuse a batch that would pass ``Banana.budget_usd``, counting what earlier jobs
-    still to be fetched are expected to cost (the simulator's cost nothing)."""
-    budget = settings().budget_usd
-    if not budget or endpoint == SIMULATOR:
-        return
-    total = sum(_estimate(item.request) for item in elements)
-    spent = store.billed_cost() + awaited(store)
-    if spent + total > budget:
-        raise BudgetError(
-            f"This batch (~{format_usd(total)} at the batch price) would take spending to "
-            f"{format_usd(spent + total)}, over Banana.budget_usd = {format_usd(budget)} "
-            f"({format_usd(spent)} spent or awaited from jobs): submit fewer elements, or "
-            "raise the budget with %config Banana.budget_usd."
-        )
-
-
 def _estimate(request: Request) -> float:
-    return estimate_before(
-        request.model, request.text, len(request.images), request.count, request.size, batch=True
-    )
+    """What the element is held at against the budget, at the batch price."""
+    return budget.estimated(request, batch=True)
 
 
 def default_display_name(cell: str | None) -> str:

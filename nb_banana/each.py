@@ -317,7 +317,8 @@ class _Run:
             if (in_flight and in_flight + calls > self.pacer.room) or self.pacer.wait(calls) > 0:
                 return
             self.ready = None
-            self._send(element, planned)
+            if not self._send(element, planned):
+                return
 
     def _plan(self, element: Element) -> turns.Plan | None:
         try:
@@ -333,17 +334,22 @@ class _Run:
         self._keep(element, planned, lambda: result, live=False)
         return True
 
-    def _send(self, element: Element, planned: turns.Plan) -> None:
+    def _send(self, element: Element, planned: turns.Plan) -> bool:
+        """Send one element's call; ``False``: nothing more may start for now."""
         try:
             future = turns.send(planned, paced=True)
         except BananaError as error:  # the budget, the key: before anything went out
-            self._failed(element, error)
-            return
+            if isinstance(error, BudgetError) and (self.flight or self.keeping):
+                self.ready = (element, planned)  # asked again once their bills are in
+            else:
+                self._failed(element, error)
+            return False
         self.pacer.started(planned.request.count)
         self.flight[future] = (element, planned)
         if self.first_call is None:  # the run is under way: the progress display appears
             self.first_call = time.monotonic()
             self._progress(force=True)
+        return True
 
     def _collect(self) -> None:
         """Wait a tick for a call or a commit to finish (or for the pacer), and take it."""
@@ -412,8 +418,7 @@ class _Run:
                 return
             reason = (
                 f"rate limit reached (429) on all {tries} attempts, each after the pause the "
-                "server asked for: re-run the cell later to ask for it, or lower "
-                "%config Banana.rpm."
+                f"server asked for: re-run the cell later to ask for it, or {_rpm_fix()}."
             )
         elif _stops_the_run(error):
             self.stopped = error
@@ -470,6 +475,14 @@ class _Run:
             self.items, self.done, self.failed, time.monotonic() - self.started,
             interrupted=self.interrupted, stopped=self.stopped, saved=saved[0], kept=saved[1],
         )  # fmt: skip
+
+
+def _rpm_fix() -> str:
+    """How to start fewer calls a minute: lower ``Banana.rpm``, or set it when unset."""
+    rpm = settings().rpm
+    if rpm:
+        return f"lower %config Banana.rpm (now {rpm})"
+    return "set %config Banana.rpm (calls a minute; 0, the default, sets no limit)"
 
 
 def _done(element: Element, planned: turns.Plan, result: Result) -> Done:

@@ -27,14 +27,14 @@ from .request import ImagePart, Request, TextPart
 from .result import Result
 from .session import session
 from .settings import settings
-from .store import SIMULATOR, JobRow, Store, open_store
+from .store import ENDED_WITHOUT_RESULTS, SIMULATOR, JobRow, Store, open_store
 from .turns import Ask
 from .usage import format_usd
 
 _DONE = ("SUCCEEDED", "PARTIALLY_SUCCEEDED")
 _GONE = "GONE"  # not an API state: the API answered 404 for the job
-_ENDED = (*_DONE, "FAILED", "CANCELLED", "EXPIRED", _GONE)
-MISSING = "its answer is missing from the job's results: re-run the cell to ask for it live"
+_ENDED = (*_DONE, *ENDED_WITHOUT_RESULTS)
+MISSING = "its answer is missing from the job's results: re-run the cell to ask for it again"
 
 T = TypeVar("T")
 
@@ -42,9 +42,12 @@ T = TypeVar("T")
 class Job:
     """One Batch API job as the store keeps it: refresh, wait for, fetch and cancel it."""
 
-    def __init__(self, row: JobRow, store: Store) -> None:
+    def __init__(self, row: JobRow, store: Store, *, kept: bool = True) -> None:
         self._row = row
         self._store = store
+        # ``False``: a job found on Google's side whose elements are not known yet
+        # (``batch._recover``); kept without them, a re-run would submit them again.
+        self._kept = kept
         self._remote: Any = None  # the BatchJob the API last sent (with results, once done)
 
     @property
@@ -133,6 +136,8 @@ class Job:
         (no API call). A store cleaned since is fetched again.
         """
         if self._row.fetched is None:
+            self._catch_up()
+        if self._row.fetched is None:
             if not self.done:
                 self.refresh()
             self._check_succeeded()
@@ -144,6 +149,14 @@ class Job:
             return {key: outcome or MISSING for key, outcome in outcomes.items()}
         self._save(fetched=None)  # the store lost some answers: fetch them again
         return self.outcomes()
+
+    def _catch_up(self) -> None:
+        """The job as the store has it now: another ``Job`` of the same job (a re-run of
+        its cell, ``%banana jobs``) may have fetched it, and recording the answers twice
+        would count their cost twice."""
+        kept = next((row for row in self._store.jobs() if row.name == self.name), None)
+        if kept is not None and kept.fetched is not None:
+            self._row = kept
 
     def _outcome(self, doc: dict[str, Any], fresh: dict[str, each.Done]) -> each.Done | str | None:
         key = doc["key"]
@@ -256,8 +269,12 @@ class Job:
         return result
 
     def _save(self, **changes: Any) -> None:
+        """The job's new state, in the store; kept in this kernel's memory of the store
+        when its disk is full, and written when it next can be (``Store.save_job``)."""
         self._row = replace(self._row, **changes)
-        self._store.save_job(self._row)
+        if self._kept:
+            with suppress(StoreError):
+                self._store.save_job(self._row)
 
     def __repr__(self) -> str:
         return f"<nb_banana.Job {describe(self._row)}>"
@@ -298,8 +315,10 @@ def describe(row: JobRow) -> str:
     total = len(row.elements)
     if row.fetched is not None:
         counts = f"{total - len(row.failures)} of {total} answered, {len(row.failures)} failed"
-    else:
+    elif total:
         counts = f"{total} element{'s' * (total != 1)}"
+    else:  # found on Google's side by a store that had lost it (``batch._recover``)
+        counts = "its elements known once it ends"
     simulated = " (simulator)" if row.endpoint == SIMULATOR else ""
     return (
         f"{row.name} · {row.state.lower()} · {counts} · {_age(row.created)} ago · "
@@ -324,16 +343,6 @@ def listing(store: Store | None = None) -> str:
             unchecked = f"(States as last seen: {exc})"
     lines = [describe(job.row) for job in known]
     return "\n".join([*lines, unchecked] if unchecked else lines)
-
-
-def awaited(store: Store) -> float:
-    """What jobs not yet fetched are expected to cost, on endpoints that bill (a budget
-    counts them as spent)."""
-    return sum(
-        row.estimate
-        for row in store.jobs()
-        if row.fetched is None and row.endpoint != SIMULATOR and row.state not in _ENDED
-    )
 
 
 def wait_for(waiting: Sequence[Job], timeout: float | None, poll: float) -> None:

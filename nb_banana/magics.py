@@ -276,15 +276,15 @@ class BananaMagics(Magics):
                               "re-run the cell without --batch (answered from the store, no "
                               "cost) to save the pictures.")  # fmt: skip
         submitted = batch.submit_or_resume(batch.from_each(items), cell=context().cell)
-        print(submitted.summary())
+        print(submitted.summary(announced=True))
         ns = self.shell.user_ns
-        ns["_banana"] = submitted
+        bound: Any = submitted  # pending: the batch itself (.wait(), .results() later)
         if submitted.done:
-            results = submitted.results()
-            ns["_banana"] = results
-            if args.out:
-                ns[args.out] = results
-            display(results)
+            bound = submitted.results()
+            display(bound)
+        ns["_banana"] = bound
+        if args.out:
+            ns[args.out] = bound
 
     def _status(self, model: str, count: int) -> tuple[Any, Callable[[float], None]]:
         """The status line shown while a call is out (in a kernel), and what updates it."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import secrets
+from .budget import Ledger
 from .chat import Chats, notebook_scope
 from .errors import StoreError
 
@@ -27,6 +28,8 @@ class Session:
     images: int = 0
     tokens: int = 0
     cost: float = 0.0
+    # Calls in flight, counted against the budget until their answers are recorded.
+    ledger: Ledger = field(default_factory=Ledger, repr=False)
 
     @property
     def chats(self) -> Chats:

@@ -167,6 +167,21 @@ class JobRow:
     fetched: float | None = None
     failures: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def awaited(self) -> bool:
+        """Its cost is owed but not yet recorded: a job on an endpoint that bills, running
+        or succeeded, whose results are not fetched yet (a budget counts it as committed)."""
+        return (
+            self.fetched is None
+            and self.endpoint != SIMULATOR
+            and self.state not in ENDED_WITHOUT_RESULTS
+        )
+
+
+# Job states (the API's, less ``JOB_STATE_``) after which a job has no results to fetch;
+# ``GONE`` is not the API's: it answered 404 for the job.
+ENDED_WITHOUT_RESULTS = ("FAILED", "CANCELLED", "EXPIRED", "GONE")
+
 
 _T = TypeVar("_T")
 
@@ -195,9 +210,13 @@ class Store:
         self.blobs = root / "blobs"
         self._file = root / "store.sqlite"
         self._lock = threading.Lock()
-        # Called (outside the lock) after a deleted folder was made again: the chats write
-        # themselves back.
-        self.on_reopen: list[Callable[[], None]] = []
+        # Batch API jobs this kernel saved, by name, and those not written yet (a full disk):
+        # a job is paid for, so it outlives a store that cannot be written or was deleted.
+        self._jobs_kept: dict[str, JobRow] = {}
+        self._jobs_unwritten: set[str] = set()
+        # Called (outside the lock) after a deleted folder was made again: the chats and
+        # the jobs write themselves back.
+        self.on_reopen: list[Callable[[], None]] = [self._rewrite_jobs]
         self._db = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -445,9 +464,31 @@ class Store:
                 (scope, cell, option, chat, turn),
             )
 
-    @_guarded
     def save_job(self, job: JobRow) -> None:
-        """Keep a job (or its new state, or its fetched results) by its API name."""
+        """Keep a job (or its new state, or its fetched results) by its API name: in this
+        kernel first, so that a store that cannot be written (``StoreError``) still
+        lists it to this kernel, and writes it when it next can."""
+        with self._lock:
+            self._jobs_kept[job.name] = job
+            self._jobs_unwritten.add(job.name)
+        self._write_job(job)
+
+    def _rewrite_jobs(self) -> None:
+        """The store was made again: every job this kernel knows goes back in (once it can)."""
+        with self._lock:
+            self._jobs_unwritten |= set(self._jobs_kept)
+        self._write_unwritten()
+
+    def _write_unwritten(self) -> None:
+        """Write the jobs a failed write left in memory; they stay there if it fails again."""
+        with self._lock:
+            waiting = [self._jobs_kept[name] for name in self._jobs_unwritten]
+        with suppress(StoreError):
+            for job in waiting:
+                self._write_job(job)
+
+    @_guarded
+    def _write_job(self, job: JobRow) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO jobs (name, display_name, model, state, created, scope,"
@@ -459,10 +500,24 @@ class Store:
                     job.fetched, json.dumps(job.failures),
                 ),
             )  # fmt: skip
+            if self._jobs_kept.get(job.name) is job:
+                self._jobs_unwritten.discard(job.name)
+
+    def jobs(self, scope: str | None = None, cell: str | None = None) -> list[JobRow]:
+        """Jobs newest first: all of them, a notebook's (``scope``), or one cell's; those
+        this kernel could not write yet are written now if they can be, and listed anyway."""
+        if self._jobs_unwritten:
+            self._write_unwritten()
+        found = {row.name: row for row in self._read_jobs(scope, cell)}
+        with self._lock:
+            for name in self._jobs_unwritten:
+                row = self._jobs_kept[name]
+                if scope is None or (row.scope, row.cell) == (scope, cell):
+                    found[name] = row
+        return sorted(found.values(), key=lambda row: row.created, reverse=True)
 
     @_guarded
-    def jobs(self, scope: str | None = None, cell: str | None = None) -> list[JobRow]:
-        """Jobs newest first: all of them, a notebook's (``scope``), or one cell's."""
+    def _read_jobs(self, scope: str | None, cell: str | None) -> list[JobRow]:
         query, values = "SELECT * FROM jobs", []
         if scope is not None:
             query += " WHERE scope = ? AND cell IS ?"

@@ -11,6 +11,7 @@ from typing import Any
 from IPython.display import display
 
 from . import offline, secrets
+from .budget import standing
 from .chat import Chat
 from .errors import OptionError
 from .session import session
@@ -113,8 +114,11 @@ def usage(shell: Any, rest: str) -> None:
             f"{part.images} images, ~{format_usd(part.cost)}"
         )
     if budget:
-        left = format_usd(budget - store.billed_cost())
-        lines.append(f"Budget: {format_usd(budget)}, {left} left (the simulator's not counted)")
+        now = standing(store)
+        lines.append(
+            f"Budget: {format_usd(budget)}: {now.said()}, {format_usd(now.left)} left "
+            "(the simulator's not counted)"
+        )
     print("\n".join(lines))
 
 

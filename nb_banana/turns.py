@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import cache
-from .budget import check_budget, estimated
+from .budget import Hold, reserve
 from .chat import Chat, Chats
 from .errors import ApiError, BananaError, OptionError, StoreError
 from .models import INLINE_REQUEST_BYTES
@@ -82,6 +82,8 @@ class Plan:
     started: float = field(default_factory=time.perf_counter)
     # When its call came back: a comparison commits its rows together, each with its own time.
     done: float | None = None
+    # Its estimate, counted against the budget from ``send`` until ``commit`` records it.
+    hold: Hold | None = None
 
     @property
     def replays(self) -> bool:
@@ -315,9 +317,15 @@ def send(plan: Plan, *, paced: bool = False) -> concurrent.futures.Future[list[A
     """
     from .engine import engine
 
-    check_budget(plan.request, _store(), plan.endpoint)
     _check_weight(plan)
-    return engine().submit(_call(plan, paced)())
+    _hold([plan])
+    try:
+        future = engine().submit(_call(plan, paced)())
+    except BaseException:
+        _unhold([plan])
+        raise
+    future.add_done_callback(lambda done: _unhold_unless_answered(done, [plan]))
+    return future
 
 
 def _check_weight(plan: Plan) -> None:
@@ -342,12 +350,14 @@ def send_all(plans: Sequence[Plan]) -> concurrent.futures.Future[list[list[Any]]
     interrupt or Stop cancels them all. The budget counts them together."""
     from .engine import engine
 
-    store, pending = _store(), 0.0
     for planned in plans:
-        check_budget(planned.request, store, planned.endpoint, pending)
         _check_weight(planned)
-        pending += estimated(planned.request)
-    calls = [_call(planned) for planned in plans]
+    _hold(plans)
+    try:
+        calls = [_call(planned) for planned in plans]
+    except BaseException:
+        _unhold(plans)
+        raise
 
     async def together() -> list[list[Any]]:
         tasks = [asyncio.ensure_future(call()) for call in calls]
@@ -358,7 +368,35 @@ def send_all(plans: Sequence[Plan]) -> concurrent.futures.Future[list[list[Any]]
                 task.cancel()
             raise
 
-    return engine().submit(together())
+    future = engine().submit(together())
+    future.add_done_callback(lambda done: _unhold_unless_answered(done, plans))
+    return future
+
+
+def _hold(plans: Sequence[Plan]) -> None:
+    """Check each call against the budget, counting the ones before it as in flight; if
+    one would pass it, none is counted and ``BudgetError`` is raised: nothing is sent."""
+    store = _store()
+    try:
+        for planned in plans:
+            planned.hold = reserve(planned.request, store, planned.endpoint)
+    except BaseException:
+        _unhold(plans)
+        raise
+
+
+def _unhold(plans: Sequence[Plan]) -> None:
+    """The calls no longer count as in flight: recorded as spent, or came to nothing."""
+    for planned in plans:
+        if planned.hold is not None:
+            planned.hold.release()
+
+
+def _unhold_unless_answered(future: concurrent.futures.Future, plans: Sequence[Plan]) -> None:
+    """A call cancelled or failed as a whole is no longer in flight; one that answered
+    stays counted until ``commit`` has recorded what it cost."""
+    if future.cancelled() or future.exception() is not None:
+        _unhold(plans)
 
 
 def _call(plan: Plan, paced: bool = False) -> Callable[[], Coroutine[Any, Any, list[Any]]]:
@@ -392,6 +430,13 @@ def _call(plan: Plan, paced: bool = False) -> Callable[[], Coroutine[Any, Any, l
 
 def commit(plan: Plan, outcomes: Sequence[Any]) -> Result:
     """Record a finished call: previews, the store, then the chat; never loses the result."""
+    try:
+        return _commit(plan, outcomes)
+    finally:
+        _unhold([plan])
+
+
+def _commit(plan: Plan, outcomes: Sequence[Any]) -> Result:
     from . import wire
 
     replies = tuple(o for o in outcomes if isinstance(o, wire.Reply))
@@ -416,7 +461,9 @@ def commit(plan: Plan, outcomes: Sequence[Any]) -> Result:
 
 
 def release(plan: Plan) -> None:
-    """A call that came to nothing: free the new chat's reserved name."""
+    """A call that came to nothing: free the new chat's reserved name, and its place in
+    the budget."""
+    _unhold([plan])
     if plan.new and plan.chat is not None:
         chats().release(plan.chat)
 

@@ -193,11 +193,13 @@ def image_shape(request: Request) -> dict[str, str]:
 
 
 def inlined_requests(
-    request: Request, history: Sequence[types.Content], tag: str
+    request: Request, history: Sequence[types.Content], tag: str, key: str = ""
 ) -> list[types.InlinedRequest]:
     """A Batch API job's requests for one element: ``request.count`` copies of the body a
     live call sends (the model is the job's), each tagged ``{"element": tag, "sample": i}``
-    so its response finds its element whatever order the job returns them in."""
+    so its response finds its element whatever order the job returns them in, and with
+    the element's store ``key``, so a store that lost the job can still tell what it
+    answered (``batch.recover``)."""
     body = contents(request, history)
     generation = generation_config(request)
     # Its parts are SDK objects validated as they were built: validating them again (the
@@ -205,7 +207,9 @@ def inlined_requests(
     # per request, most of a 500-element job's submission.
     return [
         types.InlinedRequest.model_construct(
-            contents=body, config=generation, metadata={"element": tag, "sample": str(i)}
+            contents=body,
+            config=generation,
+            metadata={"element": tag, "sample": str(i), **({"key": key} if key else {})},
         )
         for i in range(request.count)
     ]

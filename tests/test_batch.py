@@ -9,6 +9,7 @@ sleeping a fixed time, and a job that must still be running is given a minute to
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sqlite3
 
 import pytest
@@ -18,7 +19,7 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import nb_banana
-from nb_banana import batch, jobs, offline, turns, usage
+from nb_banana import batch, budget, jobs, offline, turns, usage
 from nb_banana.errors import BatchError, BudgetError
 from nb_banana.settings import settings
 from nb_banana.simulator import Fault, Simulator
@@ -79,20 +80,20 @@ def test_submit_returns_at_once_and_each_answer_is_stored_under_its_elements_key
 def test_each_inlined_request_is_the_body_a_live_call_sends(ip, sim):
     ip.user_ns["swatch"] = Image.new("RGB", (64, 48), "teal")
     prompt = ("a poster in the colour of", ip.user_ns["swatch"])
-    nb_banana.submit_batch([prompt], aspect="16:9", thinking="high")
+    submitted = nb_banana.submit_batch([prompt], aspect="16:9", thinking="high")
     inlined = creates(sim)[0].body["batch"]["inputConfig"]["requests"]["requests"][0]
     nb_banana.generate(*prompt, aspect="16:9", thinking="high")
     live = next(r for r in sim.requests if r.path.endswith(":generateContent"))
     assert inlined["request"] == live.body
-    assert inlined["metadata"] == {"element": "0", "sample": "0"}
+    key = submitted.elements[0].key  # what a store that lost the job recovers it by
+    assert inlined["metadata"] == {"element": "0", "sample": "0", "key": key}
 
 
 def test_the_estimate_and_the_recorded_cost_are_half_the_live_price(ip, sim):
     sim.batch_timing = FAST
     submitted = nb_banana.submit_batch(PROMPTS[:1], model="flash", size="2K")
     request = submitted.elements[0].request
-    live = usage.estimate_before(request.model, request.text, 0, 1, "2K")
-    assert submitted.estimate == pytest.approx(live / 2)
+    assert submitted.estimate == pytest.approx(budget.estimated(request) / 2)
     results = finished(submitted).results()
     answer = results[0]  # read back from the store
     assert results.cost == pytest.approx(
@@ -332,7 +333,7 @@ def test_each_batch_cell_submits_then_shows_and_binds_the_results_on_re_run(ip, 
     cell = "%%banana --each animals --batch -o pics\na {item} in the snow"
     printed = in_cell(ip, "cell-e", cell).stdout
     assert "Submitted batches/" in printed and "3 elements" in printed
-    assert "pics" not in ip.user_ns
+    assert ip.user_ns["pics"] is ip.user_ns["_banana"]  # the pending batch, bound
     ip.user_ns["_banana"].wait(timeout=60, poll=0.05)
     shown = in_cell(ip, "cell-e", cell)
     assert "Already submitted batches/" in shown.stdout and "succeeded" in shown.stdout
@@ -397,3 +398,107 @@ def _stop_shared(server) -> None:
     if server._shared is not None:
         server._shared.stop()
         server._shared = None
+
+
+# Issue 20: a job is never lost nor paid twice; failed elements are asked again; notes.
+
+
+def test_a_job_submitted_while_the_store_cannot_be_written_is_shown_kept_and_not_paid_twice(
+    ip, sim
+):
+    sim.batch_timing = SLOW
+    ip.user_ns["animals"] = PROMPTS
+    cell = "%%banana --each animals --batch\n{item}"
+    store = open_store(settings().store)
+    store._db.execute("PRAGMA query_only = ON")  # SQLite refuses every write, as a full disk
+    printed = in_cell(ip, "cell-full", cell).stdout
+    name = ip.user_ns["_banana"].jobs[0].name
+    assert printed.startswith(f"Submitted {name} · pending · 3 elements")  # first, on screen
+    assert f"{name} is not kept in the store yet (The store" in printed
+    again = in_cell(ip, "cell-full", cell).stdout
+    assert f"Already submitted {name}" in again and len(creates(sim)) == 1
+    store._db.execute("PRAGMA query_only = OFF")  # space freed
+    assert jobs_command(ip).stdout.startswith(name)
+    db = sqlite3.connect(settings().store + "/store.sqlite")
+    assert db.execute("SELECT name FROM jobs").fetchall() == [(name,)]  # written, not only listed
+    ip.user_ns["_banana"].cancel()
+
+
+def test_a_store_deleted_after_submitting_keeps_its_jobs(ip, sim):
+    sim.batch_timing = SLOW
+    ip.user_ns["animals"] = PROMPTS
+    cell = "%%banana --each animals --batch\n{item}"
+    in_cell(ip, "cell-gone", cell)
+    name = ip.user_ns["_banana"].jobs[0].name
+    shutil.rmtree(settings().store)
+    again = in_cell(ip, "cell-gone", cell).stdout
+    assert f"Already submitted {name}" in again and len(creates(sim)) == 1
+    assert jobs_command(ip).stdout.startswith(name)
+    db = sqlite3.connect(settings().store + "/store.sqlite")
+    assert db.execute("SELECT name FROM jobs").fetchall() == [(name,)]
+    ip.user_ns["_banana"].cancel()
+
+
+def test_elements_that_failed_inside_a_succeeded_job_go_into_a_new_job_on_re_run(ip, sim):
+    sim.batch_timing = FAST
+    sim.inject(Fault.http(500, "Internal error."))
+    sim.inject(Fault.finish("IMAGE_SAFETY"))
+    ip.user_ns["animals"] = PROMPTS
+    cell = "%%banana --each animals --batch -o pics\n{item}"
+    in_cell(ip, "cell-6", cell)
+    ip.user_ns["_banana"].wait(timeout=60, poll=0.05)
+    shown = in_cell(ip, "cell-6", cell).stdout
+    assert "2 element(s) that failed inside an earlier job are submitted again" in shown
+    assert len(creates(sim)) == 2
+    resent = creates(sim)[1].body["batch"]["inputConfig"]["requests"]["requests"]
+    assert [r["request"]["contents"][0]["parts"][0]["text"].strip() for r in resent] == PROMPTS[:2]
+    ip.user_ns["_banana"].wait(timeout=60, poll=0.05)
+    in_cell(ip, "cell-6", cell)
+    pics = ip.user_ns["pics"]
+    assert not pics.failed and [r.request.text.strip() for r in pics] == PROMPTS
+    assert len(creates(sim)) == 2 and generations(sim) == 0
+
+
+def test_a_batch_shows_each_distinct_note_once(ip, sim):
+    sim.batch_timing = SLOW
+    ip.user_ns["animals"] = PROMPTS
+    printed = in_cell(
+        ip, "cell-n", "%%banana --each animals --batch -m gemini-2.5-flash-image\n{item}"
+    ).stdout
+    notes = [line for line in printed.splitlines() if line.startswith("Note: ")]
+    replaced = [note for note in notes if "gemini-2.5-flash-image" in note]
+    assert len(replaced) == 1 and "gemini-3.1-flash-image" in replaced[0]  # once, not 3 times
+    assert len(notes) == len(set(notes))
+    ip.user_ns["_banana"].cancel()
+
+
+def test_a_new_kernel_on_a_store_made_anew_finds_the_cells_finished_job_on_googles_side(ip, sim):
+    sim.batch_timing = FAST
+    ip.user_ns["animals"] = PROMPTS
+    cell = "%%banana --each animals --batch -o pics\n{item}"
+    in_cell(ip, "cell-lost", cell)
+    name = ip.user_ns["_banana"].jobs[0].name
+    ip.user_ns["_banana"].wait(timeout=60, poll=0.05)
+    shutil.rmtree(settings().store)
+    restart_kernel()
+    ip.user_ns["animals"] = PROMPTS
+    shown = in_cell(ip, "cell-lost", cell).stdout
+    assert f"{name} was found on Google's side and is kept in the store again." in shown
+    assert len(creates(sim)) == 1 and generations(sim) == 0
+    assert [r.request.text.strip() for r in ip.user_ns["pics"]] == PROMPTS
+    assert [job.name for job in jobs.kept()] == [name]
+
+
+def test_a_new_kernel_on_a_store_made_anew_submits_nothing_while_the_cells_job_runs(ip, sim):
+    sim.batch_timing = SLOW
+    ip.user_ns["animals"] = PROMPTS
+    cell = "%%banana --each animals --batch\n{item}"
+    in_cell(ip, "cell-lost2", cell)
+    name = ip.user_ns["_banana"].jobs[0].name
+    shutil.rmtree(settings().store)
+    restart_kernel()
+    ip.user_ns["animals"] = PROMPTS
+    shown = in_cell(ip, "cell-lost2", cell).stdout
+    assert f"Already submitted {name} · pending · its elements known once it ends" in shown
+    assert "nothing is submitted meanwhile" in shown and len(creates(sim)) == 1
+    ip.user_ns["_banana"].cancel()

@@ -168,9 +168,19 @@ def test_the_pause_honours_retryinfo_to_the_millisecond(ip, sim, monkeypatch):
     assert times[3] - times[2] < 1.95  # Retry-After alone (2 s) would wait at least 2 s
 
 
-def test_an_element_always_rate_limited_fails_with_its_reason_and_the_others_succeed(ip, sim):
+@pytest.mark.parametrize(
+    ("rpm", "fix"),
+    [
+        (0, "set %config Banana.rpm (calls a minute; 0, the default, sets no limit)."),
+        (600, "lower %config Banana.rpm (now 600)."),
+    ],
+)
+def test_an_element_always_rate_limited_fails_with_its_reason_and_the_others_succeed(
+    ip, sim, rpm, fix
+):
     settings().max_concurrency = 1
     settings().retries = 2
+    settings().rpm = rpm  # unset (0), the fix is to set it, not to lower it
     sim.inject(Fault.http(429, retry_after=0.05), times=3)
     ip.user_ns["animals"] = ANIMALS
     run(ip, "--each animals -o out", "{item}")
@@ -178,8 +188,7 @@ def test_an_element_always_rate_limited_fails_with_its_reason_and_the_others_suc
     assert len(posts(sim)) == 5  # the SDK left 429 to the run: 3 for the fox, 1 each after
     assert out.failed == [
         Failure(0, "a fox", "rate limit reached (429) on all 3 attempts, each after the pause "
-                "the server asked for: re-run the cell later to ask for it, or lower "
-                "%config Banana.rpm."),
+                f"the server asked for: re-run the cell later to ask for it, or {fix}"),
     ]  # fmt: skip
     assert out[0] is None and out[1] is not None and out[2] is not None
 

@@ -13,7 +13,10 @@ A row is inserted only after its blobs are in place, so a crash at any point lea
 readable store (at worst an orphan temp file or blob). The API key is never written here.
 
 The store heals: a folder deleted while the kernel runs is made again on the next use (the
-chats the kernel holds are written back, ``Store.on_reopen``), a missing image file is a
+chats the kernel holds are written back, ``Store.on_reopen``). A database file replaced
+under an open connection (another kernel deleted the folder and made it again) is noticed
+by its identity (device and inode) and reopened the same way, so no kernel goes on writing
+into an unlinked file whose rows nobody will read. A missing image file is a
 ``MissingBlobError`` (the cache treats it as a miss), and every other failure is a
 ``StoreError`` whose one line names the folder and the fix.
 """
@@ -198,21 +201,25 @@ class Store:
         # Called (outside the lock) after a deleted folder was made again: the chats write
         # themselves back.
         self.on_reopen: list[Callable[[], None]] = []
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
         self._db = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
         self.blobs.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self._file, timeout=60, check_same_thread=False, isolation_level=None)
         _set_up(db)
+        self._identity = _identity(self._file)
         return db
 
     def _ensure(self) -> None:
-        """Make the folder again if it was deleted (``rm -rf .nb_banana`` mid-session)."""
-        if self._file.exists() and self.blobs.is_dir():
+        """Make the folder again if it was deleted (``rm -rf .nb_banana`` mid-session), and
+        reopen the database if its file is no longer the one open here (another kernel
+        deleted the folder and made it again: SQLite would go on writing the unlinked file)."""
+        if self.blobs.is_dir() and _identity(self._file) == self._identity:
             return
         reopened = False
         with self._lock:
-            if not self._file.exists():
+            if _identity(self._file) != self._identity:
                 with suppress(sqlite3.Error):
                     self._db.close()
                 self._db = self._connect()
@@ -485,6 +492,15 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names now (device, inode); ``None`` when there is none."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _set_up(db: sqlite3.Connection) -> None:

@@ -51,6 +51,7 @@ from .errors import (
     SetupError,
     TransientError,
 )
+from .files import extension_for
 from .prompt import Ref, parse
 from .request import Item, items_from_prompt
 from .settings import settings
@@ -239,11 +240,12 @@ def run(
 ) -> EachResult:
     """Ask for every element, paced, and return what came back in element order.
 
-    ``save``: a folder; element K's images are written there as ``K.png`` (zero-padded;
-    ``K-1.png``, ``K-2.png`` with ``-n``) as they arrive. A file already there is kept
+    ``save``: a folder; element K's images are written there as ``KK.png`` (two digits at
+    least, whatever the list's length; ``KK-1.png``, ``KK-2.png`` with ``-n``; the reply's
+    own extension) as they arrive. A file already there is kept
     unless ``overwrite``, so a resumed run does not redo the files of the first.
     """
-    saver = _Saver(Path(save).expanduser(), overwrite, len(items)) if save else None
+    saver = _Saver(Path(save).expanduser(), overwrite) if save else None
     state = _Run(items, on_progress or (lambda progress: None), saver)
     with _interrupt_noted() as interrupted:
         state.loop(interrupted)
@@ -515,23 +517,29 @@ def _interrupt_noted() -> Iterator[Callable[[], bool]]:
 
 
 class _Saver:
-    """``--save DIR`` for a run: element K's images as ``K.png``, written as they arrive
-    (by the run's worker threads, hence the lock)."""
+    """``--save DIR`` for a run: element K's images as ``KK.ext``, written as they arrive
+    (by the run's worker threads, hence the lock).
 
-    def __init__(self, folder: Path, overwrite: bool, total: int) -> None:
+    The name depends on the element alone, never on the list's length: at least two digits
+    (``00`` … ``99``), more only past 99, so a list that grows keeps the names (and files)
+    of the elements it had. The extension is the reply's own format (``.jpg`` for a JPEG).
+    """
+
+    def __init__(self, folder: Path, overwrite: bool) -> None:
         self.folder, self.overwrite = folder, overwrite
-        self.width = len(str(total - 1))
         self.saved: list[Path] = []
         self.kept = 0  # files already there, left as they were
         self._lock = threading.Lock()
 
     def save(self, index: int, result: Result) -> None:
-        stem = f"{index:0{self.width}d}"
-        first = self.folder / (f"{stem}.png" if len(result.outputs) == 1 else f"{stem}-1.png")
+        target = self.folder / f"{index:02d}{extension_for(result.outputs[0].mime_type)}"
+        first = target  # with -n, Result.save names the files KK-1.png, KK-2.png, …
+        if len(result.outputs) > 1:
+            first = target.with_name(f"{target.stem}-1{target.suffix}")
         if not self.overwrite and first.exists():
             with self._lock:
                 self.kept += 1
             return
-        paths = result.save(self.folder / f"{stem}.png", overwrite=self.overwrite)
+        paths = result.save(target, overwrite=self.overwrite)
         with self._lock:
             self.saved += paths

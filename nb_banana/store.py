@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import StoreError
-from .files import atomic_write
+from .files import atomic_write, extension_for
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
@@ -94,7 +94,6 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_cell ON jobs (scope, cell);
 CREATE TABLE IF NOT EXISTS marks (picture TEXT PRIMARY KEY, marks TEXT NOT NULL, saved REAL);
 """
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 # Which endpoint answered (``cache.endpoint_class``): "gemini", "simulator" or a base URL.
 # Rows written before the column existed hold NULL and count as "gemini", except those the
 # migration recognised as the simulator's by its thought signatures ("nbsim1:", base64).
@@ -236,7 +235,7 @@ class Store:
     def put_blob(self, data: bytes, mime_type: str) -> str:
         """Write ``data`` once under its hash; returns the file name relative to ``blobs/``."""
         digest = hashlib.sha256(data).hexdigest()
-        name = f"{digest[:2]}/{digest}{_EXTENSIONS.get(mime_type, '.bin')}"
+        name = f"{digest[:2]}/{digest}{extension_for(mime_type, '.bin')}"
         target = self.blobs / name
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@ assertion on time has a lower bound the code must honour and a generous upper bo
 from __future__ import annotations
 
 import _thread
+import dataclasses
+import io
 import os
 import threading
 import time
@@ -140,6 +142,39 @@ def test_save_names_files_by_element_index_and_keeps_existing_ones(ip, sim, tmp_
     assert "11 element(s) already had their file" in again.outputs[0].data["text/plain"]
     run(ip, f"--each animals -n 2 --save {folder}/two", "{item}")
     assert sorted(os.listdir(folder / "two"))[:3] == ["00-1.png", "00-2.png", "01-1.png"]
+
+
+def test_save_names_do_not_change_when_the_list_grows(ip, sim, tmp_path):
+    """10 elements, then 11: the first ten keep their names (and files); only 10.png is new."""
+    folder = tmp_path / "out"
+    ip.user_ns["animals"] = [f"animal {i}" for i in range(10)]
+    run(ip, f"--each animals --save {folder}", "{item}")
+    assert sorted(os.listdir(folder)) == [f"{i:02d}.png" for i in range(10)]
+    written = {name: (folder / name).stat().st_mtime_ns for name in os.listdir(folder)}
+    ip.user_ns["animals"].append("animal 10")
+    captured = run(ip, f"--each animals --save {folder}", "{item}")
+    assert sorted(os.listdir(folder)) == [f"{i:02d}.png" for i in range(11)]
+    assert all((folder / name).stat().st_mtime_ns == when for name, when in written.items())
+    said = captured.outputs[0].data["text/plain"]
+    assert f"Saved {folder / '10.png'}" in said and "10 element(s) already had their file" in said
+    assert len(posts(sim)) == 11
+
+
+def test_a_saved_element_is_named_for_its_replys_format(ip, sim, tmp_path):
+    from nb_banana.each import _Saver
+    from nb_banana.wire import OutImage
+
+    ip.user_ns["animals"] = ANIMALS
+    run(ip, "--each animals -o out", "{item}")
+    png = ip.user_ns["out"][2]
+    buffer = io.BytesIO()
+    png.image.convert("RGB").save(buffer, format="JPEG")
+    jpeg = OutImage(buffer.getvalue(), "image/jpeg", *png.image.size)
+    reply = dataclasses.replace(png.replies[0], images=(jpeg,))
+    saver = _Saver(tmp_path / "out", overwrite=False)
+    saver.save(2, dataclasses.replace(png, replies=(reply,)))
+    assert saver.saved == [tmp_path / "out" / "02.jpg"]
+    assert Image.open(tmp_path / "out" / "02.jpg").format == "JPEG"
 
 
 def test_a_429_pauses_the_run_for_the_delay_the_server_gives(ip, sim, monkeypatch):

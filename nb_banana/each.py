@@ -10,6 +10,8 @@ with ``--each`` is refused. A chat per element would bury ``%banana chats`` unde
 threads; one chat for all would make element K wait for K-1 and depend on it. Standalone,
 an element is keyed and stored like any call: a re-run (after an interrupt, a failure or a
 kernel restart) answers the finished elements from the store and asks only for the rest.
+An element that repeats an earlier one (``['a cat in a hat'] * 3``) is keyed by its take
+as well (``Takes``): each is its own picture, paid once, and read back as itself.
 
 Rate limits are the run's business. ``Banana.max_concurrency`` bounds the calls in flight
 and ``Banana.rpm`` the calls started in any minute. A 429 pauses the whole run for the
@@ -55,6 +57,7 @@ from .files import extension_for
 from .prompt import Ref, parse
 from .request import Item, items_from_prompt
 from .settings import settings
+from .store import cache_key
 
 if TYPE_CHECKING:
     from .result import Result
@@ -167,6 +170,33 @@ def _label(value: object, own: str, limit: int = 40) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+class Takes:
+    """Each element its own take: the K-th element asking what an earlier one asked.
+
+    ``['a cat in a hat'] * 3`` pays for three pictures; keyed by the request alone, all three
+    would be stored under one key and read back as one (the newest). The second and third
+    repeats are keyed by the request and their take (1, 2), so each element is stored,
+    answered on re-run and after a restart, shown and saved as its own picture. The first
+    keeps the request's own key, shared with a single cell asking the same.
+    """
+
+    def __init__(self) -> None:
+        self._seen: collections.Counter[str] = collections.Counter()
+        self._take: dict[int, int] = {}  # element index -> take, fixed at its first plan
+
+    def own(self, index: int, planned: turns.Plan) -> turns.Plan:
+        """``planned`` with the keys of element ``index``'s take (planned again after a 429,
+        an element keeps the take it had)."""
+        if index not in self._take:
+            self._take[index] = self._seen[planned.keys[0]]
+            self._seen[planned.keys[0]] += 1
+        take = self._take[index]
+        if take == 0:
+            return planned
+        keys = tuple(cache_key({"key": key, "take": take}) for key in planned.keys)
+        return replace(planned, keys=keys)
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where a run stands, for the progress display: counts, time, cost so far."""
@@ -272,6 +302,7 @@ class _Run:
         self.failed: dict[int, Failure] = {}
         self.rate_limited: collections.Counter[int] = collections.Counter()
         self.pacer = Pacer(s.rpm, s.max_concurrency)
+        self.takes = Takes()
         self.limit, self.retries, self.retry_delay = s.max_concurrency, s.retries, s.retry_delay
         self.report, self.saver = report, saver
         self.started = time.monotonic()
@@ -323,7 +354,7 @@ class _Run:
 
     def _plan(self, element: Element) -> turns.Plan | None:
         try:
-            return turns.plan(element.ask)
+            return self.takes.own(element.index, turns.plan(element.ask))
         except BananaError as error:
             self._failed(element, error)
             return None

@@ -177,6 +177,27 @@ def test_a_saved_element_is_named_for_its_replys_format(ip, sim, tmp_path):
     assert Image.open(tmp_path / "out" / "02.jpg").format == "JPEG"
 
 
+def test_repeated_elements_each_keep_their_own_picture(ip, sim, tmp_path):
+    """Three calls for three equal elements make three pictures: each element shows, binds
+    and saves its own, on re-run and after a restart, with no call."""
+    ip.user_ns["cats"] = ["a cat in a hat"] * 3
+    run(ip, f"--each cats -o v --save {tmp_path / 'first'}", "{item}")
+    assert len(posts(sim)) == 3
+    pictures = [ip.user_ns["v"][k].image.tobytes() for k in range(3)]
+    assert len(set(pictures)) == 3, "the elements show one picture"
+    saved = [Image.open(tmp_path / "first" / f"0{k}.png").tobytes() for k in range(3)]
+    assert saved == pictures
+    run(ip, "--each cats -o v", "{item}")
+    assert len(posts(sim)) == 3 and ip.user_ns["v"].cached == 3
+    assert [ip.user_ns["v"][k].image.tobytes() for k in range(3)] == pictures
+    restart_kernel()
+    run(ip, f"--each cats -o v --save {tmp_path / 'again'}", "{item}")
+    assert len(posts(sim)) == 3 and ip.user_ns["v"].cached == 3
+    assert [ip.user_ns["v"][k].image.tobytes() for k in range(3)] == pictures
+    again = [Image.open(tmp_path / "again" / f"0{k}.png").tobytes() for k in range(3)]
+    assert again == pictures
+
+
 def test_a_429_pauses_the_run_for_the_delay_the_server_gives(ip, sim, monkeypatch):
     settings().max_concurrency = 1
     times = arrivals(sim, monkeypatch)

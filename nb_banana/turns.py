@@ -67,6 +67,10 @@ class Ask:
     # it lacks them.
     row: str = ""
     yielding: frozenset[str] = frozenset()
+    # A cell may be a re-run of an earlier one, recognised by its request when it has no
+    # known cell id (the key walk). A panel click never is: Generate starts a new chat even
+    # when the store answers it, and Continue adds to the end of its thread.
+    rerun: bool = True
 
 
 @dataclass
@@ -117,7 +121,7 @@ def plan(ask: Ask) -> Plan:
                 book.release(chat)
             raise
         keys = cache.keys_for(request, history, endpoint)
-        if chat is not None and not ask.fresh and not _known_cell(ask, book):
+        if chat is not None and ask.rerun and not ask.fresh and not _known_cell(ask, book):
             chat, at, new = _rerun_by_key(ask, book, chat, at, new, request, keys, endpoint)
             history = chat.history(ask.pick, upto=at)
             if ask.cell and not new and (same := _same_turn(ask, chat, request, endpoint)):
@@ -154,7 +158,7 @@ def _target(ask: Ask, book: Chats) -> tuple[Chat | None, int, bool]:
     made = book.made_by(ask.cell, _chat_option(ask)) if ask.cell else None
 
     def end(chat: Chat) -> int:  # a known cell's thread is never walked from its start
-        return len(chat.turns) if made is not None else chat.next_turn
+        return len(chat.turns) if made is not None or not ask.rerun else chat.next_turn
 
     if ask.chat is None and not ask.new_chat:
         return None, 0, False

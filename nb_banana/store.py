@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     failures TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_cell ON jobs (scope, cell);
+-- ``picture``: the mark-up's key (``Store.save_marks``), the picture's digest first.
 CREATE TABLE IF NOT EXISTS marks (picture TEXT PRIMARY KEY, marks TEXT NOT NULL, saved REAL);
 """
 # Which endpoint answered (``cache.endpoint_class``): "gemini", "simulator" or a base URL.
@@ -467,18 +468,20 @@ class Store:
         return [_job_row(row) for row in rows]
 
     @_guarded
-    def save_marks(self, picture: str, marks: list[dict[str, object]]) -> None:
-        """The marks last drawn on a picture (by its digest), for ``nb_banana.markup``."""
+    def save_marks(self, key: str, marks: list[dict[str, object]]) -> None:
+        """The marks last drawn on a mark-up, for ``nb_banana.markup``. ``key`` is the
+        picture's digest and the mark-up's owner (its cell and place there, or the panel's
+        reference); the digest alone for one made outside a cell, and in older stores."""
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO marks (picture, marks, saved) VALUES (?, ?, ?)",
-                (picture, json.dumps(marks), time.time()),
+                (key, json.dumps(marks), time.time()),
             )
 
     @_guarded
-    def marks(self, picture: str) -> list[dict[str, object]] | None:
+    def marks(self, key: str) -> list[dict[str, object]] | None:
         with self._lock:
-            row = self._db.execute("SELECT marks FROM marks WHERE picture = ?", (picture,))
+            row = self._db.execute("SELECT marks FROM marks WHERE picture = ?", (key,))
             found = row.fetchone()
         return None if found is None else json.loads(found[0])
 

@@ -166,7 +166,7 @@ def _label(value: object, own: str, limit: int = 40) -> str:
         value = " · ".join(texts) if texts else None
     if not isinstance(value, str) or not value.strip():
         return own
-    flat = " ".join(value.split())
+    flat = " ".join(turns.utf8_safe(value).split())  # shown and saved: a lone surrogate is not
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

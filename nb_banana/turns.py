@@ -207,7 +207,7 @@ def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
     }
     defaults = frozenset(name for name, value in chosen.items() if value is None)
     return build_request(
-        [_utf8_safe(item) if isinstance(item, str) else item for item in ask.items],
+        [utf8_safe(item) if isinstance(item, str) else item for item in ask.items],
         model=model,
         aspect=chosen["aspect"] or s.aspect,
         size=chosen["size"] or s.size,
@@ -220,7 +220,7 @@ def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
     )
 
 
-def _utf8_safe(text: str) -> str:
+def utf8_safe(text: str) -> str:
     """Text that encodes as UTF-8: split surrogate pairs joined, a lone one (a broken paste
     or a frontend's half emoji) replaced by U+FFFD, instead of failing after validation."""
     try:

@@ -35,6 +35,7 @@ from nb_banana.simulator import Fault
 from nb_banana.store import open_store
 
 from .conftest import TEST_KEY, restart_kernel
+from .kernels import kernels
 
 ANIMALS = ["a fox", "a hare", "an owl"]
 
@@ -487,3 +488,16 @@ def test_results_are_read_back_from_the_store_not_held(ip, sim):
     assert all(done.kept is None for done in out.done.values())
     assert all(len(thumb) < 20_000 for done in out.done.values() for thumb in done.thumbs)
     assert isinstance(out[0].image, Image.Image) and Path(settings().store).is_dir()
+
+
+def test_a_lone_surrogate_in_an_element_is_cleaned_as_in_a_single_cell(sim, tmp_path):
+    """Half an emoji in an element: in a real kernel the contact sheet is sent as JSON, which
+    a lone surrogate cannot be; the element is shown with U+FFFD, run and re-run alike."""
+    with kernels(sim.url, tmp_path / "store", tmp_path) as (kernel,):
+        assert not kernel.run('things = ["a cat \\ud83d", "a dog"]').error
+        for _ in range(2):
+            ran = kernel.run("%%banana --each things -o out\n{item}", "each")
+            assert not ran.error and "#0 a cat \ufffd" in ran.shown
+        assert len(posts(sim)) == 2
+        assert sorted(prompt_of(r).strip() for r in posts(sim)) == ["a cat \ufffd", "a dog"]
+        assert kernel.run("print(out.cached)").stdout.strip() == "2"

@@ -501,15 +501,16 @@ def _commit_turn(plan: Plan, replies: tuple) -> tuple[str, ...]:
 
 
 def _explained(error: BananaError, plan: Plan) -> BananaError:
-    """A refused history that a shut-down model made: say why, and what to do instead."""
+    """A refused history that a shut-down model made: say why, and what works instead (a
+    new chat from the picture; a branch keeps the old model's turns and is refused alike)."""
     request = plan.request
     if not (plan.history and request.replaced and getattr(error, "code", None) == 400):
         return error
     return ApiError(
         f"{request.model.id} refused this chat's history ({error}); its turns were made by "
-        f"{request.replaced}, which was shut down. Start a new chat: a plain %%banana cell "
-        "with the last picture as a reference ({_banana}), or branch with -c NAME@K from a "
-        "turn you want to keep.",
+        f"{request.replaced}, which was shut down, and a branch (-c NAME@K) would carry the "
+        "same history. Start a new chat from its last picture: a plain %%banana cell that "
+        "names it as a reference ({_banana}, or the name you bound it to with -o).",
         400,
         getattr(error, "status", ""),
     )

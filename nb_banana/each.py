@@ -101,8 +101,8 @@ def elements(
         raise OptionError(f"--each {name}: {name} is empty, so there is nothing to ask for.")
     base = replace(base or turns.Ask(()), chat=None, new_chat=False, pick=None)
     mentioned = {segment.name for segment in parse(template) if isinstance(segment, Ref)}
-    return [_element(template, value, i, ns, base, name, mentioned)
-            for i, value in enumerate(listed)]  # fmt: skip
+    return [_element(template, value, i, ns, base, f"{name}[{place}]", mentioned, name)
+            for i, (place, value) in enumerate(listed)]  # fmt: skip
 
 
 def lookup(ns: Mapping[str, object], name: str) -> object:
@@ -114,15 +114,16 @@ def lookup(ns: Mapping[str, object], name: str) -> object:
     raise OptionError(f"--each {name}: {name} is not defined in the notebook.{hint}")
 
 
-def _as_list(values: object, name: str) -> list[object]:
-    """The elements in order: a list or tuple as it is, a pandas Series by position
-    (duck-typed, so pandas is never imported), an earlier run's results less its failures."""
+def _as_list(values: object, name: str) -> list[tuple[int, object]]:
+    """The elements in order, each with its place in ``values``: a list or tuple as it is,
+    a pandas Series by position (duck-typed, so pandas is never imported), an earlier run's
+    results less its failures (each keeping its place there, which names it: ``base[1]``)."""
     if isinstance(values, list | tuple):
-        return list(values)
+        return list(enumerate(values))
     if isinstance(values, EachResult):
-        return [result for result in values if result is not None]
+        return [(place, result) for place, result in enumerate(values) if result is not None]
     if hasattr(values, "iloc") and not hasattr(values, "columns"):
-        return list(values)  # type: ignore[call-overload]
+        return list(enumerate(values))  # type: ignore[call-overload]
     frame = ""
     if hasattr(values, "columns"):
         frame = " (for a DataFrame's rows, pass df.to_dict('records'))"
@@ -134,8 +135,9 @@ def _as_list(values: object, name: str) -> list[object]:
 
 def _element(
     template: str, value: object, index: int, ns: Mapping[str, object], base: turns.Ask,
-    name: str, mentioned: set[str],
+    own: str, mentioned: set[str], name: str,
 ) -> Element:  # fmt: skip
+    """Element ``index`` of the run; ``own`` is what it goes by (``photos[3]``)."""
     fields = {}
     if isinstance(value, dict):
         fields = {key: v for key, v in value.items() if isinstance(key, str)}
@@ -147,7 +149,6 @@ def _element(
         )
     # Read through, never copied: a notebook's namespace is large and a list may be long.
     scope = collections.ChainMap({ITEM: value}, fields, ns)  # type: ignore[arg-type]
-    own = f"{name}[{index}]"
     items = [_renamed(item, own) for item in items_from_prompt(template, scope)]
     return Element(index, _label(value, own), replace(base, items=(*items, *base.items)))
 

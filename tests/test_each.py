@@ -9,6 +9,7 @@ assertion on time has a lower bound the code must honour and a generous upper bo
 from __future__ import annotations
 
 import _thread
+import base64
 import dataclasses
 import io
 import os
@@ -358,6 +359,22 @@ def test_a_whole_run_as_a_reference_is_refused_and_each_result_can_be_each_d(ip,
     assert len(posts(sim)) == sent
     run(ip, "--each out -o night", "make {item} a night scene")  # its results, each edited
     assert len(posts(sim)) == sent + 2 and len(ip.user_ns["night"].images) == 2
+
+
+def test_each_over_a_run_whose_first_failed_names_each_result_by_its_place(ip, sim):
+    settings().max_concurrency = 1
+    sim.inject(Fault.finish("IMAGE_SAFETY"))
+    ip.user_ns["animals"] = ANIMALS
+    run(ip, "--each animals -o base", "{item}")
+    base = ip.user_ns["base"]
+    assert [f.index for f in base.failed] == [0]
+    captured = run(ip, "--each base -o night", "make {item} a night scene")
+    night = ip.user_ns["night"]
+    assert night.labels == ["base[1]", "base[2]"]
+    assert "#0 base[1]" in captured.outputs[0].data["text/plain"]
+    first = posts(sim)[-2].body["contents"][-1]["parts"]  # one call at a time: element 0
+    image = next(p.get("inlineData") or p["inline_data"] for p in first if "text" not in p)
+    assert base64.urlsafe_b64decode(image["data"] + "==") == base[1].outputs[0].data
 
 
 def test_an_error_every_element_would_meet_stops_the_run_in_one_line(ip, sim):

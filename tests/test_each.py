@@ -377,6 +377,23 @@ def test_each_over_a_run_whose_first_failed_names_each_result_by_its_place(ip, s
     assert base64.urlsafe_b64decode(image["data"] + "==") == base[1].outputs[0].data
 
 
+def test_the_runs_notes_are_shown_once_each(ip, sim):
+    """A shut-down model's replacement, a default the model lacks, a downscaled reference:
+    what a single cell says under its picture, said once for the whole run."""
+    ip.user_ns["animals"] = ANIMALS
+    ip.user_ns["sprite"] = np.random.default_rng(3).integers(0, 256, (1800, 1800, 4), np.uint8)
+    settings().thinking = "high"  # Pro's thinking level is not settable
+    captured = run(ip, "--each animals -m gemini-3-pro-image-preview -i sprite", "{item}")
+    said = captured.outputs[0].data["text/plain"]
+    html = captured.outputs[0].data["text/html"]
+    replaced = "gemini-3-pro-image-preview was shut down on"
+    for note in (replaced, "is not available on", "downscaled to"):
+        assert said.count(note) == 1 and html.count(note) == 1, note
+    assert {r.model for r in posts(sim)} == {"gemini-3-pro-image"}
+    again = run(ip, "--each animals -m gemini-3-pro-image-preview -i sprite", "{item}")
+    assert again.outputs[0].data["text/plain"].count(replaced) == 1
+
+
 def test_an_error_every_element_would_meet_stops_the_run_in_one_line(ip, sim):
     settings().max_concurrency = 1
     sim.inject(Fault.http(401))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import _thread
 import base64
-import dataclasses
 import io
 import os
 import threading
@@ -162,20 +161,27 @@ def test_save_names_do_not_change_when_the_list_grows(ip, sim, tmp_path):
     assert len(posts(sim)) == 11
 
 
-def test_a_saved_element_is_named_for_its_replys_format(ip, sim, tmp_path):
-    from nb_banana.each import _Saver
-    from nb_banana.wire import OutImage
+def test_a_saved_element_is_named_for_its_replys_format(ip, sim, tmp_path, monkeypatch):
+    """A model that answers in JPEG: the saved files are ``00.jpg`` …, JPEG inside."""
+    from nb_banana.simulator import replies
 
+    answer = replies._answer_parts
+
+    def in_jpeg(*args: Any) -> list[dict[str, Any]]:
+        parts = answer(*args)
+        for part in parts:
+            if "inlineData" in part:
+                png = Image.open(io.BytesIO(base64.b64decode(part["inlineData"]["data"])))
+                buffer = io.BytesIO()
+                png.convert("RGB").save(buffer, format="JPEG")
+                data = base64.b64encode(buffer.getvalue()).decode()
+                part["inlineData"] = {"mimeType": "image/jpeg", "data": data}
+        return parts
+
+    monkeypatch.setattr(replies, "_answer_parts", in_jpeg)
     ip.user_ns["animals"] = ANIMALS
-    run(ip, "--each animals -o out", "{item}")
-    png = ip.user_ns["out"][2]
-    buffer = io.BytesIO()
-    png.image.convert("RGB").save(buffer, format="JPEG")
-    jpeg = OutImage(buffer.getvalue(), "image/jpeg", *png.image.size)
-    reply = dataclasses.replace(png.replies[0], images=(jpeg,))
-    saver = _Saver(tmp_path / "out", overwrite=False)
-    saver.save(2, dataclasses.replace(png, replies=(reply,)))
-    assert saver.saved == [tmp_path / "out" / "02.jpg"]
+    run(ip, f"--each animals --save {tmp_path / 'out'}", "{item}")
+    assert sorted(os.listdir(tmp_path / "out")) == ["00.jpg", "01.jpg", "02.jpg"]
     assert Image.open(tmp_path / "out" / "02.jpg").format == "JPEG"
 
 

@@ -82,8 +82,11 @@ def element(index: int, label: str, planned: Plan) -> Element:
 
 def from_each(items: Sequence[each.Element]) -> list[Element]:
     """``--each``'s elements (``each.elements``) planned for a job: requests built and
-    images encoded here, so a bad element is refused before anything is sent."""
-    return [element(item.index, item.label, plan(item.ask)) for item in items]
+    images encoded here, so a bad element is refused before anything is sent. A repeated
+    element is keyed by its take (``each.Takes``), as a live run keys it."""
+    takes = each.Takes()
+    return [element(item.index, item.label, takes.own(item.index, plan(item.ask)))
+            for item in items]  # fmt: skip
 
 
 def short_label(text: str, limit: int = 40) -> str:

@@ -28,6 +28,7 @@ class Context:
         self.settings: Banana = Banana()
         self.session: Session = Session()
         self.cell: str | None = None  # the id of the notebook cell running now, if any
+        self.markups = 0  # ``nb_banana.markup`` calls the running cell has made so far
         self.stores: dict[Path, Store] = {}
         # ``Banana.store`` as last used, and the absolute folder it meant then: re-resolved
         # only when the setting changes, never on ``%cd``.

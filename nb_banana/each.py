@@ -10,6 +10,8 @@ with ``--each`` is refused. A chat per element would bury ``%banana chats`` unde
 threads; one chat for all would make element K wait for K-1 and depend on it. Standalone,
 an element is keyed and stored like any call: a re-run (after an interrupt, a failure or a
 kernel restart) answers the finished elements from the store and asks only for the rest.
+An element that repeats an earlier one (``['a cat in a hat'] * 3``) is keyed by its take
+as well (``Takes``): each is its own picture, paid once, and read back as itself.
 
 Rate limits are the run's business. ``Banana.max_concurrency`` bounds the calls in flight
 and ``Banana.rpm`` the calls started in any minute. A 429 pauses the whole run for the
@@ -51,9 +53,11 @@ from .errors import (
     SetupError,
     TransientError,
 )
+from .files import extension_for
 from .prompt import Ref, parse
 from .request import Item, items_from_prompt
 from .settings import settings
+from .store import cache_key
 
 if TYPE_CHECKING:
     from .result import Result
@@ -97,8 +101,8 @@ def elements(
         raise OptionError(f"--each {name}: {name} is empty, so there is nothing to ask for.")
     base = replace(base or turns.Ask(()), chat=None, new_chat=False, pick=None)
     mentioned = {segment.name for segment in parse(template) if isinstance(segment, Ref)}
-    return [_element(template, value, i, ns, base, name, mentioned)
-            for i, value in enumerate(listed)]  # fmt: skip
+    return [_element(template, value, i, ns, base, f"{name}[{place}]", mentioned, name)
+            for i, (place, value) in enumerate(listed)]  # fmt: skip
 
 
 def lookup(ns: Mapping[str, object], name: str) -> object:
@@ -110,15 +114,16 @@ def lookup(ns: Mapping[str, object], name: str) -> object:
     raise OptionError(f"--each {name}: {name} is not defined in the notebook.{hint}")
 
 
-def _as_list(values: object, name: str) -> list[object]:
-    """The elements in order: a list or tuple as it is, a pandas Series by position
-    (duck-typed, so pandas is never imported), an earlier run's results less its failures."""
+def _as_list(values: object, name: str) -> list[tuple[int, object]]:
+    """The elements in order, each with its place in ``values``: a list or tuple as it is,
+    a pandas Series by position (duck-typed, so pandas is never imported), an earlier run's
+    results less its failures (each keeping its place there, which names it: ``base[1]``)."""
     if isinstance(values, list | tuple):
-        return list(values)
+        return list(enumerate(values))
     if isinstance(values, EachResult):
-        return [result for result in values if result is not None]
+        return [(place, result) for place, result in enumerate(values) if result is not None]
     if hasattr(values, "iloc") and not hasattr(values, "columns"):
-        return list(values)  # type: ignore[call-overload]
+        return list(enumerate(values))  # type: ignore[call-overload]
     frame = ""
     if hasattr(values, "columns"):
         frame = " (for a DataFrame's rows, pass df.to_dict('records'))"
@@ -130,8 +135,9 @@ def _as_list(values: object, name: str) -> list[object]:
 
 def _element(
     template: str, value: object, index: int, ns: Mapping[str, object], base: turns.Ask,
-    name: str, mentioned: set[str],
+    own: str, mentioned: set[str], name: str,
 ) -> Element:  # fmt: skip
+    """Element ``index`` of the run; ``own`` is what it goes by (``photos[3]``)."""
     fields = {}
     if isinstance(value, dict):
         fields = {key: v for key, v in value.items() if isinstance(key, str)}
@@ -143,7 +149,6 @@ def _element(
         )
     # Read through, never copied: a notebook's namespace is large and a list may be long.
     scope = collections.ChainMap({ITEM: value}, fields, ns)  # type: ignore[arg-type]
-    own = f"{name}[{index}]"
     items = [_renamed(item, own) for item in items_from_prompt(template, scope)]
     return Element(index, _label(value, own), replace(base, items=(*items, *base.items)))
 
@@ -162,8 +167,35 @@ def _label(value: object, own: str, limit: int = 40) -> str:
         value = " · ".join(texts) if texts else None
     if not isinstance(value, str) or not value.strip():
         return own
-    flat = " ".join(value.split())
+    flat = " ".join(turns.utf8_safe(value).split())  # shown and saved: a lone surrogate is not
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class Takes:
+    """Each element its own take: the K-th element asking what an earlier one asked.
+
+    ``['a cat in a hat'] * 3`` pays for three pictures; keyed by the request alone, all three
+    would be stored under one key and read back as one (the newest). The second and third
+    repeats are keyed by the request and their take (1, 2), so each element is stored,
+    answered on re-run and after a restart, shown and saved as its own picture. The first
+    keeps the request's own key, shared with a single cell asking the same.
+    """
+
+    def __init__(self) -> None:
+        self._seen: collections.Counter[str] = collections.Counter()
+        self._take: dict[int, int] = {}  # element index -> take, fixed at its first plan
+
+    def own(self, index: int, planned: turns.Plan) -> turns.Plan:
+        """``planned`` with the keys of element ``index``'s take (planned again after a 429,
+        an element keeps the take it had)."""
+        if index not in self._take:
+            self._take[index] = self._seen[planned.keys[0]]
+            self._seen[planned.keys[0]] += 1
+        take = self._take[index]
+        if take == 0:
+            return planned
+        keys = tuple(cache_key({"key": key, "take": take}) for key in planned.keys)
+        return replace(planned, keys=keys)
 
 
 @dataclass(frozen=True)
@@ -239,11 +271,12 @@ def run(
 ) -> EachResult:
     """Ask for every element, paced, and return what came back in element order.
 
-    ``save``: a folder; element K's images are written there as ``K.png`` (zero-padded;
-    ``K-1.png``, ``K-2.png`` with ``-n``) as they arrive. A file already there is kept
+    ``save``: a folder; element K's images are written there as ``KK.png`` (two digits at
+    least, whatever the list's length; ``KK-1.png``, ``KK-2.png`` with ``-n``; the reply's
+    own extension) as they arrive. A file already there is kept
     unless ``overwrite``, so a resumed run does not redo the files of the first.
     """
-    saver = _Saver(Path(save).expanduser(), overwrite, len(items)) if save else None
+    saver = _Saver(Path(save).expanduser(), overwrite) if save else None
     state = _Run(items, on_progress or (lambda progress: None), saver)
     with _interrupt_noted() as interrupted:
         state.loop(interrupted)
@@ -270,6 +303,7 @@ class _Run:
         self.failed: dict[int, Failure] = {}
         self.rate_limited: collections.Counter[int] = collections.Counter()
         self.pacer = Pacer(s.rpm, s.max_concurrency)
+        self.takes = Takes()
         self.limit, self.retries, self.retry_delay = s.max_concurrency, s.retries, s.retry_delay
         self.report, self.saver = report, saver
         self.started = time.monotonic()
@@ -322,7 +356,7 @@ class _Run:
 
     def _plan(self, element: Element) -> turns.Plan | None:
         try:
-            return turns.plan(element.ask)
+            return self.takes.own(element.index, turns.plan(element.ask))
         except BananaError as error:
             self._failed(element, error)
             return None
@@ -528,23 +562,29 @@ def _interrupt_noted() -> Iterator[Callable[[], bool]]:
 
 
 class _Saver:
-    """``--save DIR`` for a run: element K's images as ``K.png``, written as they arrive
-    (by the run's worker threads, hence the lock)."""
+    """``--save DIR`` for a run: element K's images as ``KK.ext``, written as they arrive
+    (by the run's worker threads, hence the lock).
 
-    def __init__(self, folder: Path, overwrite: bool, total: int) -> None:
+    The name depends on the element alone, never on the list's length: at least two digits
+    (``00`` … ``99``), more only past 99, so a list that grows keeps the names (and files)
+    of the elements it had. The extension is the reply's own format (``.jpg`` for a JPEG).
+    """
+
+    def __init__(self, folder: Path, overwrite: bool) -> None:
         self.folder, self.overwrite = folder, overwrite
-        self.width = len(str(total - 1))
         self.saved: list[Path] = []
         self.kept = 0  # files already there, left as they were
         self._lock = threading.Lock()
 
     def save(self, index: int, result: Result) -> None:
-        stem = f"{index:0{self.width}d}"
-        first = self.folder / (f"{stem}.png" if len(result.outputs) == 1 else f"{stem}-1.png")
+        target = self.folder / f"{index:02d}{extension_for(result.outputs[0].mime_type)}"
+        first = target  # with -n, Result.save names the files KK-1.png, KK-2.png, …
+        if len(result.outputs) > 1:
+            first = target.with_name(f"{target.stem}-1{target.suffix}")
         if not self.overwrite and first.exists():
             with self._lock:
                 self.kept += 1
             return
-        paths = result.save(self.folder / f"{stem}.png", overwrite=self.overwrite)
+        paths = result.save(target, overwrite=self.overwrite)
         with self._lock:
             self.saved += paths

@@ -56,6 +56,9 @@ class Done:
     cached: bool
     simulated: bool
     kept: Result | None = None
+    # What a single cell would have said under its picture: a shut-down model's
+    # replacement, a dropped default, a downscaled reference, a failed sample.
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, index: int, keys: tuple[str, ...], endpoint: str, result: Result) -> Done:
@@ -69,6 +72,7 @@ class Done:
             index, keys, endpoint, tuple(thumbnail(p.data, THUMB_PX) for p in shown),
             len(result.outputs), result.cost, result.elapsed, result.cached, result.simulated,
             kept=result if result.generation_id is None and not result.cached else None,
+            notes=result.all_notes,
         )  # fmt: skip
 
 
@@ -198,7 +202,9 @@ def summary(result: EachResult) -> str:
 
 
 def notes(result: EachResult) -> list[str]:
-    """Why a run ended early, and what ``--save`` did."""
+    """Why a run ended early, the elements' own notes (each distinct one once: a model
+    replaced for every element is said once, not a hundred times), and what ``--save``
+    did."""
     from .result import saved_line
 
     lines = []
@@ -207,6 +213,8 @@ def notes(result: EachResult) -> list[str]:
                      "(the finished elements come from the store).")  # fmt: skip
     if result.stopped is not None:
         lines.append(f"Stopped: {result.stopped}")
+    done = [result.done[index] for index in sorted(result.done)]
+    lines += dict.fromkeys(note for one in done for note in one.notes)
     if result.saved:
         lines.append(saved_line(list(result.saved)))
     if result.kept:

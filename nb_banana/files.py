@@ -1,9 +1,19 @@
-"""Writing a file so that a reader sees all of it or nothing: the store's blobs and saves."""
+"""Writing a file so that a reader sees all of it or nothing: the store's blobs and saves;
+and the extension a picture's file takes from its MIME type."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+# The formats the models answer in, and what a file of each is called.
+_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+
+
+def extension_for(mime_type: str, default: str = ".png") -> str:
+    """The file extension for a picture of ``mime_type`` (``image/jpeg`` -> ``.jpg``), so a
+    saved file is named for the format its bytes are in; ``default`` for any other type."""
+    return _EXTENSIONS.get(mime_type, default)
 
 
 def atomic_write(target: Path, data: bytes) -> None:

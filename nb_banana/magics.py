@@ -332,6 +332,7 @@ def watch_cells(shell: Any) -> None:
 
     def before(info: Any) -> None:
         context().cell = getattr(info, "cell_id", None) or None
+        context().markups = 0
 
     def after(result: Any) -> None:
         context().cell = None

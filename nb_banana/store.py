@@ -13,7 +13,10 @@ A row is inserted only after its blobs are in place, so a crash at any point lea
 readable store (at worst an orphan temp file or blob). The API key is never written here.
 
 The store heals: a folder deleted while the kernel runs is made again on the next use (the
-chats the kernel holds are written back, ``Store.on_reopen``), a missing image file is a
+chats the kernel holds are written back, ``Store.on_reopen``). A database file replaced
+under an open connection (another kernel deleted the folder and made it again) is noticed
+by its identity (device and inode) and reopened the same way, so no kernel goes on writing
+into an unlinked file whose rows nobody will read. A missing image file is a
 ``MissingBlobError`` (the cache treats it as a miss), and every other failure is a
 ``StoreError`` whose one line names the folder and the fix.
 """
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import StoreError
-from .files import atomic_write
+from .files import atomic_write, extension_for
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
@@ -89,9 +92,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     failures TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_cell ON jobs (scope, cell);
+-- ``picture``: the mark-up's key (``Store.save_marks``), the picture's digest first.
 CREATE TABLE IF NOT EXISTS marks (picture TEXT PRIMARY KEY, marks TEXT NOT NULL, saved REAL);
 """
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 # Which endpoint answered (``cache.endpoint_class``): "gemini", "simulator" or a base URL.
 # Rows written before the column existed hold NULL and count as "gemini", except those the
 # migration recognised as the simulator's by its thought signatures ("nbsim1:", base64).
@@ -214,24 +217,28 @@ class Store:
         # a job is paid for, so it outlives a store that cannot be written or was deleted.
         self._jobs_kept: dict[str, JobRow] = {}
         self._jobs_unwritten: set[str] = set()
-        # Called (outside the lock) after a deleted folder was made again: the chats and
-        # the jobs write themselves back.
+        # Called (outside the lock) after a deleted or replaced database was opened again:
+        # the chats and the jobs write themselves back.
         self.on_reopen: list[Callable[[], None]] = [self._rewrite_jobs]
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
         self._db = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
         self.blobs.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self._file, timeout=60, check_same_thread=False, isolation_level=None)
         _set_up(db)
+        self._identity = _identity(self._file)
         return db
 
     def _ensure(self) -> None:
-        """Make the folder again if it was deleted (``rm -rf .nb_banana`` mid-session)."""
-        if self._file.exists() and self.blobs.is_dir():
+        """Make the folder again if it was deleted (``rm -rf .nb_banana`` mid-session), and
+        reopen the database if its file is no longer the one open here (another kernel
+        deleted the folder and made it again: SQLite would go on writing the unlinked file)."""
+        if self.blobs.is_dir() and _identity(self._file) == self._identity:
             return
         reopened = False
         with self._lock:
-            if not self._file.exists():
+            if _identity(self._file) != self._identity:
                 with suppress(sqlite3.Error):
                     self._db.close()
                 self._db = self._connect()
@@ -248,7 +255,7 @@ class Store:
     def put_blob(self, data: bytes, mime_type: str) -> str:
         """Write ``data`` once under its hash; returns the file name relative to ``blobs/``."""
         digest = hashlib.sha256(data).hexdigest()
-        name = f"{digest[:2]}/{digest}{_EXTENSIONS.get(mime_type, '.bin')}"
+        name = f"{digest[:2]}/{digest}{extension_for(mime_type, '.bin')}"
         target = self.blobs / name
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -527,18 +534,20 @@ class Store:
         return [_job_row(row) for row in rows]
 
     @_guarded
-    def save_marks(self, picture: str, marks: list[dict[str, object]]) -> None:
-        """The marks last drawn on a picture (by its digest), for ``nb_banana.markup``."""
+    def save_marks(self, key: str, marks: list[dict[str, object]]) -> None:
+        """The marks last drawn on a mark-up, for ``nb_banana.markup``. ``key`` is the
+        picture's digest and the mark-up's owner (its cell and place there, or the panel's
+        reference); the digest alone for one made outside a cell, and in older stores."""
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO marks (picture, marks, saved) VALUES (?, ?, ?)",
-                (picture, json.dumps(marks), time.time()),
+                (key, json.dumps(marks), time.time()),
             )
 
     @_guarded
-    def marks(self, picture: str) -> list[dict[str, object]] | None:
+    def marks(self, key: str) -> list[dict[str, object]] | None:
         with self._lock:
-            row = self._db.execute("SELECT marks FROM marks WHERE picture = ?", (picture,))
+            row = self._db.execute("SELECT marks FROM marks WHERE picture = ?", (key,))
             found = row.fetchone()
         return None if found is None else json.loads(found[0])
 
@@ -551,6 +560,15 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names now (device, inode); ``None`` when there is none."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _set_up(db: sqlite3.Connection) -> None:

@@ -12,7 +12,10 @@ Re-runs are keyed by the notebook cell (``Ask.cell``, Jupyter's cell id): a cell
 turn K of a chat and runs again unchanged shows turn K from the store and changes nothing;
 changed, it asks turn K anew and replaces the turns after it, keeping the old thread as a
 branch. Without a cell id (a terminal IPython, plain Python) a re-run is recognised by its
-cache key instead, walking the thread from its first turn (``Chat.position``).
+cache key instead, walking the thread from its first turn (``Chat.position``). So is a cell
+whose id the notebook never ran (new ids after a jupytext round trip or a copy, or a
+notebook first run headless): before it becomes a new turn, the turn its very request made
+is looked for (``_same_turn``), and the cell is known by its id from then on.
 """
 
 from __future__ import annotations
@@ -65,6 +68,10 @@ class Ask:
     # it lacks them.
     row: str = ""
     yielding: frozenset[str] = frozenset()
+    # A cell may be a re-run of an earlier one, recognised by its request when it has no
+    # known cell id (the key walk). A panel click never is: Generate starts a new chat even
+    # when the store answers it, and Continue adds to the end of its thread.
+    rerun: bool = True
 
 
 @dataclass
@@ -123,10 +130,33 @@ def plan(ask: Ask) -> Plan:
                 book.release(chat)
             raise
         keys = cache.keys_for(request, history, endpoint)
-        if chat is not None and not ask.cell and not ask.fresh:
+        if chat is not None and ask.rerun and not ask.fresh and not _known_cell(ask, book):
             chat, at, new = _rerun_by_key(ask, book, chat, at, new, request, keys, endpoint)
             history = chat.history(ask.pick, upto=at)
+            if ask.cell and not new and (same := _same_turn(ask, chat, request, endpoint)):
+                at, request = same
+                history = chat.history(ask.pick, upto=at)
+                keys = cache.keys_for(request, history, endpoint)
         return Plan(ask, request, chat, at, history, keys, new, endpoint)
+
+
+def _known_cell(ask: Ask, book: Chats) -> bool:
+    """The cell id names a turn this notebook's cell made before (re-runs go by it)."""
+    return bool(ask.cell) and book.made_by(ask.cell, _chat_option(ask)) is not None
+
+
+def _same_turn(ask: Ask, chat: Chat, request: Request, endpoint: str) -> tuple[int, Request] | None:
+    """For a cell with an id the notebook never ran (a jupytext round trip, a copied
+    notebook, a headless run before): the turn of ``chat`` this very request made, and the
+    request as asked there. Only turns with the same prompt are checked, so a new cell pays
+    nothing for the look."""
+    for at, turn in enumerate(chat.turns):
+        if turn.prompt != request.text:
+            continue
+        there = _request(ask, chat, at)
+        if turn.key in cache.keys_for(there, chat.history(ask.pick, upto=at), endpoint):
+            return at, there
+    return None
 
 
 def _target(ask: Ask, book: Chats) -> tuple[Chat | None, int, bool]:
@@ -134,12 +164,13 @@ def _target(ask: Ask, book: Chats) -> tuple[Chat | None, int, bool]:
     if isinstance(ask.chat, Chat):
         return ask.chat, ask.chat.next_turn, False
 
-    def end(chat: Chat) -> int:  # keyed by cell, a thread is never walked from its start
-        return len(chat.turns) if ask.cell else chat.next_turn
+    made = book.made_by(ask.cell, _chat_option(ask)) if ask.cell else None
+
+    def end(chat: Chat) -> int:  # a known cell's thread is never walked from its start
+        return len(chat.turns) if made is not None or not ask.rerun else chat.next_turn
 
     if ask.chat is None and not ask.new_chat:
         return None, 0, False
-    made = book.made_by(ask.cell, _chat_option(ask)) if ask.cell else None
     if made is not None and not (ask.fresh and ask.new_chat):
         chat, turn = made
         return chat, turn, False
@@ -185,7 +216,7 @@ def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
     }
     defaults = frozenset(name for name, value in chosen.items() if value is None)
     return build_request(
-        [_utf8_safe(item) if isinstance(item, str) else item for item in ask.items],
+        [utf8_safe(item) if isinstance(item, str) else item for item in ask.items],
         model=model,
         aspect=chosen["aspect"] or s.aspect,
         size=chosen["size"] or s.size,
@@ -198,7 +229,7 @@ def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
     )
 
 
-def _utf8_safe(text: str) -> str:
+def utf8_safe(text: str) -> str:
     """Text that encodes as UTF-8: split surrogate pairs joined, a lone one (a broken paste
     or a frontend's half emoji) replaced by U+FFFD, instead of failing after validation."""
     try:
@@ -545,15 +576,16 @@ def _commit_turn(plan: Plan, replies: tuple) -> tuple[str, ...]:
 
 
 def _explained(error: BananaError, plan: Plan) -> BananaError:
-    """A refused history that a shut-down model made: say why, and what to do instead."""
+    """A refused history that a shut-down model made: say why, and what works instead (a
+    new chat from the picture; a branch keeps the old model's turns and is refused alike)."""
     request = plan.request
     if not (plan.history and request.replaced and getattr(error, "code", None) == 400):
         return error
     return ApiError(
         f"{request.model.id} refused this chat's history ({error}); its turns were made by "
-        f"{request.replaced}, which was shut down. Start a new chat: a plain %%banana cell "
-        "with the last picture as a reference ({_banana}), or branch with -c NAME@K from a "
-        "turn you want to keep.",
+        f"{request.replaced}, which was shut down, and a branch (-c NAME@K) would carry the "
+        "same history. Start a new chat from its last picture: a plain %%banana cell that "
+        "names it as a reference ({_banana}, or the name you bound it to with -o).",
         400,
         getattr(error, "status", ""),
     )

@@ -9,6 +9,8 @@ assertion on time has a lower bound the code must honour and a generous upper bo
 from __future__ import annotations
 
 import _thread
+import base64
+import io
 import os
 import threading
 import time
@@ -33,6 +35,7 @@ from nb_banana.simulator import Fault
 from nb_banana.store import open_store
 
 from .conftest import TEST_KEY, restart_kernel
+from .kernels import kernels
 
 ANIMALS = ["a fox", "a hare", "an owl"]
 
@@ -140,6 +143,67 @@ def test_save_names_files_by_element_index_and_keeps_existing_ones(ip, sim, tmp_
     assert "11 element(s) already had their file" in again.outputs[0].data["text/plain"]
     run(ip, f"--each animals -n 2 --save {folder}/two", "{item}")
     assert sorted(os.listdir(folder / "two"))[:3] == ["00-1.png", "00-2.png", "01-1.png"]
+
+
+def test_save_names_do_not_change_when_the_list_grows(ip, sim, tmp_path):
+    """10 elements, then 11: the first ten keep their names (and files); only 10.png is new."""
+    folder = tmp_path / "out"
+    ip.user_ns["animals"] = [f"animal {i}" for i in range(10)]
+    run(ip, f"--each animals --save {folder}", "{item}")
+    assert sorted(os.listdir(folder)) == [f"{i:02d}.png" for i in range(10)]
+    written = {name: (folder / name).stat().st_mtime_ns for name in os.listdir(folder)}
+    ip.user_ns["animals"].append("animal 10")
+    captured = run(ip, f"--each animals --save {folder}", "{item}")
+    assert sorted(os.listdir(folder)) == [f"{i:02d}.png" for i in range(11)]
+    assert all((folder / name).stat().st_mtime_ns == when for name, when in written.items())
+    said = captured.outputs[0].data["text/plain"]
+    assert f"Saved {folder / '10.png'}" in said and "10 element(s) already had their file" in said
+    assert len(posts(sim)) == 11
+
+
+def test_a_saved_element_is_named_for_its_replys_format(ip, sim, tmp_path, monkeypatch):
+    """A model that answers in JPEG: the saved files are ``00.jpg`` …, JPEG inside."""
+    from nb_banana.simulator import replies
+
+    answer = replies._answer_parts
+
+    def in_jpeg(*args: Any) -> list[dict[str, Any]]:
+        parts = answer(*args)
+        for part in parts:
+            if "inlineData" in part:
+                png = Image.open(io.BytesIO(base64.b64decode(part["inlineData"]["data"])))
+                buffer = io.BytesIO()
+                png.convert("RGB").save(buffer, format="JPEG")
+                data = base64.b64encode(buffer.getvalue()).decode()
+                part["inlineData"] = {"mimeType": "image/jpeg", "data": data}
+        return parts
+
+    monkeypatch.setattr(replies, "_answer_parts", in_jpeg)
+    ip.user_ns["animals"] = ANIMALS
+    run(ip, f"--each animals --save {tmp_path / 'out'}", "{item}")
+    assert sorted(os.listdir(tmp_path / "out")) == ["00.jpg", "01.jpg", "02.jpg"]
+    assert Image.open(tmp_path / "out" / "02.jpg").format == "JPEG"
+
+
+def test_repeated_elements_each_keep_their_own_picture(ip, sim, tmp_path):
+    """Three calls for three equal elements make three pictures: each element shows, binds
+    and saves its own, on re-run and after a restart, with no call."""
+    ip.user_ns["cats"] = ["a cat in a hat"] * 3
+    run(ip, f"--each cats -o v --save {tmp_path / 'first'}", "{item}")
+    assert len(posts(sim)) == 3
+    pictures = [ip.user_ns["v"][k].image.tobytes() for k in range(3)]
+    assert len(set(pictures)) == 3, "the elements show one picture"
+    saved = [Image.open(tmp_path / "first" / f"0{k}.png").tobytes() for k in range(3)]
+    assert saved == pictures
+    run(ip, "--each cats -o v", "{item}")
+    assert len(posts(sim)) == 3 and ip.user_ns["v"].cached == 3
+    assert [ip.user_ns["v"][k].image.tobytes() for k in range(3)] == pictures
+    restart_kernel()
+    run(ip, f"--each cats -o v --save {tmp_path / 'again'}", "{item}")
+    assert len(posts(sim)) == 3 and ip.user_ns["v"].cached == 3
+    assert [ip.user_ns["v"][k].image.tobytes() for k in range(3)] == pictures
+    again = [Image.open(tmp_path / "again" / f"0{k}.png").tobytes() for k in range(3)]
+    assert again == pictures
 
 
 def test_a_429_pauses_the_run_for_the_delay_the_server_gives(ip, sim, monkeypatch):
@@ -312,6 +376,39 @@ def test_a_whole_run_as_a_reference_is_refused_and_each_result_can_be_each_d(ip,
     assert len(posts(sim)) == sent + 2 and len(ip.user_ns["night"].images) == 2
 
 
+def test_each_over_a_run_whose_first_failed_names_each_result_by_its_place(ip, sim):
+    settings().max_concurrency = 1
+    sim.inject(Fault.finish("IMAGE_SAFETY"))
+    ip.user_ns["animals"] = ANIMALS
+    run(ip, "--each animals -o base", "{item}")
+    base = ip.user_ns["base"]
+    assert [f.index for f in base.failed] == [0]
+    captured = run(ip, "--each base -o night", "make {item} a night scene")
+    night = ip.user_ns["night"]
+    assert night.labels == ["base[1]", "base[2]"]
+    assert "#0 base[1]" in captured.outputs[0].data["text/plain"]
+    first = posts(sim)[-2].body["contents"][-1]["parts"]  # one call at a time: element 0
+    image = next(p.get("inlineData") or p["inline_data"] for p in first if "text" not in p)
+    assert base64.urlsafe_b64decode(image["data"] + "==") == base[1].outputs[0].data
+
+
+def test_the_runs_notes_are_shown_once_each(ip, sim):
+    """A shut-down model's replacement, a default the model lacks, a downscaled reference:
+    what a single cell says under its picture, said once for the whole run."""
+    ip.user_ns["animals"] = ANIMALS
+    ip.user_ns["sprite"] = np.random.default_rng(3).integers(0, 256, (1800, 1800, 4), np.uint8)
+    settings().thinking = "high"  # Pro's thinking level is not settable
+    captured = run(ip, "--each animals -m gemini-3-pro-image-preview -i sprite", "{item}")
+    said = captured.outputs[0].data["text/plain"]
+    html = captured.outputs[0].data["text/html"]
+    replaced = "gemini-3-pro-image-preview was shut down on"
+    for note in (replaced, "is not available on", "downscaled to"):
+        assert said.count(note) == 1 and html.count(note) == 1, note
+    assert {r.model for r in posts(sim)} == {"gemini-3-pro-image"}
+    again = run(ip, "--each animals -m gemini-3-pro-image-preview -i sprite", "{item}")
+    assert again.outputs[0].data["text/plain"].count(replaced) == 1
+
+
 def test_an_error_every_element_would_meet_stops_the_run_in_one_line(ip, sim):
     settings().max_concurrency = 1
     sim.inject(Fault.http(401))
@@ -440,3 +537,16 @@ def test_results_are_read_back_from_the_store_not_held(ip, sim):
     assert all(done.kept is None for done in out.done.values())
     assert all(len(thumb) < 20_000 for done in out.done.values() for thumb in done.thumbs)
     assert isinstance(out[0].image, Image.Image) and Path(settings().store).is_dir()
+
+
+def test_a_lone_surrogate_in_an_element_is_cleaned_as_in_a_single_cell(sim, tmp_path):
+    """Half an emoji in an element: in a real kernel the contact sheet is sent as JSON, which
+    a lone surrogate cannot be; the element is shown with U+FFFD, run and re-run alike."""
+    with kernels(sim.url, tmp_path / "store", tmp_path) as (kernel,):
+        assert not kernel.run('things = ["a cat \\ud83d", "a dog"]').error
+        for _ in range(2):
+            ran = kernel.run("%%banana --each things -o out\n{item}", "each")
+            assert not ran.error and "#0 a cat \ufffd" in ran.shown
+        assert len(posts(sim)) == 2
+        assert sorted(prompt_of(r).strip() for r in posts(sim)) == ["a cat \ufffd", "a dog"]
+        assert kernel.run("print(out.cached)").stdout.strip() == "2"

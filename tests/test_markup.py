@@ -24,6 +24,7 @@ from nb_banana.settings import settings
 
 from . import test_panel
 from .conftest import restart_kernel
+from .kernels import kernels
 from .test_panel import generate, sent_bytes, sent_parts, wait_until
 
 panel = test_panel.panel  # the panel fixture, as test_panel.py drives it
@@ -355,3 +356,56 @@ def test_marks_still_work_when_the_store_cannot_keep_them(ip, sim, tmp_path):
     drawn = markup(gradient(320, 240))
     drawn.marks = [RECT]
     assert drawn.image.size == (320, 240) and len(drawn.marks) == 1
+
+
+def test_two_mark_ups_of_one_picture_keep_their_own_marks_across_a_restart(sim, tmp_path):
+    """``window = markup(photo)`` and ``door = markup(photo)`` in a real kernel: each keeps
+    its marks, so after a restart the cell that sends ``{window}`` is answered from the
+    store instead of asking again with the door's arrow."""
+    cells = [
+        ("photo", "import nb_banana\nfrom PIL import Image\n"
+                  "photo = Image.radial_gradient('L').convert('RGB').resize((1024, 768))"),
+        ("window", "window = nb_banana.markup(photo)"),
+        ("door", "door = nb_banana.markup(photo)"),
+        ("ask", "%%banana\nMake the marked window round: {window}"),
+    ]  # fmt: skip
+    with kernels(sim.url, tmp_path / "store", tmp_path) as (kernel,):
+        for cell_id, code in cells[:3]:
+            assert not kernel.run(code, cell_id).error
+        assert not kernel.run(f"window.marks = [{RECT!r}]", "draw-window").error
+        assert not kernel.run(f"door.marks = [{ARROW!r}]", "draw-door").error
+        assert not kernel.run(cells[3][1], "ask").error
+        calls = sum(r.method == "POST" for r in sim.requests)
+        kernel.restart()
+        for cell_id, code in cells:
+            assert not kernel.run(code, cell_id).error
+        shown = kernel.run(f"print(window.marks == [{RECT!r}], door.marks == [{ARROW!r}])")
+        assert shown.stdout.split() == ["True", "True"]
+        assert sum(r.method == "POST" for r in sim.requests) == calls
+        assert kernel.run("print(_banana.cached)").stdout.strip() == "True"
+
+
+def test_mark_ups_made_in_one_cell_each_keep_their_own(ip, sim):
+    photo = gradient(640, 480)
+    ip.user_ns.update(photo=photo, markup=markup)
+    ip.run_cell("a, b = markup(photo), markup(photo)", cell_id="pair")
+    ip.user_ns["a"].marks, ip.user_ns["b"].marks = [RECT], [TEXT]
+    ip.run_cell("a, b = markup(photo), markup(photo)", cell_id="pair")
+    assert ip.user_ns["a"].marks == [RECT] and ip.user_ns["b"].marks == [TEXT]
+
+
+def test_marks_kept_by_the_picture_in_an_older_store_are_still_opened(ip, sim):
+    """A store from before marks were kept per mark-up holds them by the picture's digest:
+    a mark-up opens with them and keeps them as its own from then on."""
+    from nb_banana.markup_widget.widget import _digest
+    from nb_banana.store import open_store
+
+    photo = gradient(640, 480)
+    store = open_store(settings().store)
+    store.save_marks(_digest(photo), [ELLIPSE])
+    ip.user_ns.update(photo=photo, markup=markup)
+    ip.run_cell("window = markup(photo)", cell_id="old")
+    assert ip.user_ns["window"].marks == [ELLIPSE]
+    store.save_marks(_digest(photo), [PEN])  # drawn on by a mark-up outside any cell
+    ip.run_cell("window = markup(photo)", cell_id="old")
+    assert ip.user_ns["window"].marks == [ELLIPSE]

@@ -145,10 +145,19 @@ def test_a_chat_made_before_the_shutdown_continues_or_says_to_start_anew(ip, sim
     message = fails(ip, "-c door", "make it blue")
     assert sim.requests[-1].model == "gemini-3-pro-image"
     assert "its turns were made by gemini-3-pro-image-preview, which was shut down" in message
-    assert "Start a new chat" in message and "-c NAME@K" in message and "\n" not in message
+    assert "Start a new chat from its last picture" in message and "\n" not in message
     from nb_banana.session import session
 
     assert len(session().chats.get("door").turns) == 1  # the thread is as it was
+    assert "would carry the same history" in fails(ip, "-c door@1", "make it blue")
+    run(ip, "-m pro", "make it blue {_banana}")  # what the message says works
+    parts = sim.requests[-1].body["contents"][-1]["parts"]
+    assert (
+        sim.requests[-1].model == "gemini-3-pro-image"
+        and len(sim.requests[-1].body["contents"]) == 1
+    )
+    assert any("inlineData" in part or "inline_data" in part for part in parts)
+    assert len(ip.user_ns["_banana"].outputs) == 1
 
 
 def test_an_id_newer_than_the_table_works_at_once(ip, sim):

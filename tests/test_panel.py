@@ -399,3 +399,21 @@ def test_banana_panel_shows_the_panel(ip, sim):
         ip.run_line_magic("banana", "panel")
     bundle = captured.outputs[0].data
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_generate_answered_from_the_store_starts_a_new_chat_and_rewinds_none(panel, sim):
+    """Generate "A lighthouse", Continue twice, Generate it again (from the store), then
+    Continue: the first thread stays as it was, and no branch of it is made."""
+    generate(panel, "A lighthouse")
+    follow_up(panel, "at night")
+    follow_up(panel, "in fog")
+    first = session().chats.current_chat().name
+    generate(panel, "A lighthouse")
+    again = session().chats.current_chat()
+    assert again.name != first and len(again.turns) == 1 and panel.message.startswith("Done:")
+    assert sum(r.method == "POST" for r in sim.requests) == 3  # answered from the store
+    follow_up(panel, "add a ship")
+    book = session().chats
+    assert [t.prompt for t in book.get(first).turns] == ["A lighthouse", "at night", "in fog"]
+    assert [t.prompt for t in book.get(again.name).turns] == ["A lighthouse", "add a ship"]
+    assert sorted(book.chats) == sorted([first, again.name])  # no branch kept

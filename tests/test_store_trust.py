@@ -24,6 +24,7 @@ from nb_banana.simulator import Fault, Simulator
 from nb_banana.store import Store
 
 from .conftest import restart_kernel
+from .kernels import kernels
 
 
 def run(ip, line: str, text: str, cell_id: str | None = None):
@@ -374,3 +375,25 @@ def test_notebooks_run_by_nbclient_in_one_folder_keep_their_own_chats(sim, tmp_p
     assert posts(sim) == 3
     _run_headless(tmp_path / "a.ipynb")  # its chat is its own: Run All again is free
     assert posts(sim) == 3
+
+
+def test_a_second_kernel_notices_the_store_was_made_again_under_it(sim, tmp_path):
+    """Kernels A and B on one folder; A deletes ``.nb_banana`` and heals it. B must not go on
+    writing into the unlinked database: after a restart it re-runs its cells for free."""
+    store = tmp_path / ".nb_banana"
+    with kernels(sim.url, store, tmp_path, count=2) as (a, b):
+        assert not a.run("%%banana\na house").error
+        assert not b.run("%%banana\na boat").error
+        shutil.rmtree(store)
+        assert not a.run("%%banana\na kite").error  # A makes the folder again
+        b_cells = ["%%banana\na red door", "%%banana\na blue door"]
+        for cell in b_cells:
+            assert not b.run(cell).error
+        assert posts(sim) == 5
+        b.restart()
+        for cell in b_cells:
+            assert not b.run(cell).error
+        assert posts(sim) == 5, "B paid again: its rows went into the deleted file"
+        assert b.run("print(_banana.cached)").stdout.strip() == "True"
+        prompts = {r.prompt.strip() for r in Store(store).search()}
+        assert {"a kite", "a red door", "a blue door"} <= prompts

@@ -216,3 +216,45 @@ def test_a_refused_option_frees_the_new_chats_name(ip, sim):
         cell(ip, "y1", "-s 4K", "a door")
     cell(ip, "y2", "", "a window")
     assert ip.user_ns["_banana"].chat == "chat1"
+
+
+def test_cells_with_new_ids_re_run_their_turns_by_request(ip, sim):
+    """A jupytext round trip (or a copied notebook) gives every cell a new id: the three
+    ``-c house`` cells are the same turns, answered from the store, not three new ones."""
+    cells = [("-c house", "a house"), ("-c house", "make it red"), ("-c house", "add snow")]
+    for number, (line, text) in enumerate(cells):
+        cell(ip, f"old-{number}", line, text)
+    assert posts(sim) == 3
+    for number, (line, text) in enumerate(cells):
+        cell(ip, f"new-{number}", line, text)
+        assert ip.user_ns["_banana"].cached and ip.user_ns["_banana"].turn == number + 1
+    assert posts(sim) == 3 and thread("house") == ["a house", "make it red", "add snow"]
+    restart_kernel()  # and in a new kernel, with yet other ids
+    for number, (line, text) in enumerate(cells):
+        cell(ip, f"copy-{number}", line, text)
+    assert posts(sim) == 3 and thread("house") == ["a house", "make it red", "add snow"]
+    cell(ip, "new-3", "-c house", "add a dog")  # a cell that is new in fact is a new turn
+    assert posts(sim) == 4 and thread("house")[-1] == "add a dog"
+
+
+def test_a_new_cell_with_an_unknown_id_after_plain_cells_keeps_one_chat(ip, sim):
+    run_all(ip)
+    calls = posts(sim)
+    run_all(ip, [(f"x{cell_id}", line, text) for cell_id, line, text in HOUSE])
+    assert posts(sim) == calls and list(session().chats.chats) == ["chat1"]
+    assert thread("chat1") == ["a house", "winter", "a snowman", "night"]
+
+
+def test_cells_run_without_ids_then_with_ids_make_no_call(ip, sim):
+    """A headless run (nbclient sends no cell ids), then the same notebook in a front-end
+    that sends them: the cells are the turns the headless run made."""
+    named = [("-c house", "a house"), ("-c house", "make it red"), ("", "a boat"), ("-c", "sails")]
+    for line, text in named:
+        with capture_output():
+            ip.run_cell(f"%%banana {line}\n{text}")
+    assert posts(sim) == 4
+    for number, (line, text) in enumerate(named):
+        cell(ip, f"id-{number}", line, text)
+    assert posts(sim) == 4
+    assert list(session().chats.chats) == ["house", "chat2"]
+    assert thread("house") == ["a house", "make it red"] and thread("chat2") == ["a boat", "sails"]

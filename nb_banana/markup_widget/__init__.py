@@ -20,8 +20,24 @@ def markup(image: object, marks: Sequence[Mapping[str, Any]] | None = None) -> M
     rectangle, ellipse, arrow and text in strong colours, with undo and clear.
 
     Show it by leaving it last in a cell; send it as ``{name}`` or ``-i NAME`` and the
-    marked-up picture goes, at full size. The marks are kept in the store by the picture,
-    so re-running the cell, or a restarted kernel, opens it with the marks last drawn on
-    it; ``marks`` sets them instead (``[]`` to start clean).
+    marked-up picture goes, at full size. The marks are kept in the store by the mark-up:
+    the notebook cell that made it, its place among the cell's ``markup`` calls, and the
+    picture; so re-running the cell, or a restarted kernel, opens each mark-up with its own
+    marks (``window = markup(photo)`` and ``door = markup(photo)`` never share theirs).
+    Outside a notebook cell (no cell id) they are kept by the picture alone. ``marks``
+    sets them instead (``[]`` to start clean).
     """
-    return Markup(image, marks=marks)
+    return Markup(image, marks=marks, owner=_owner())
+
+
+def _owner() -> str | None:
+    """This mark-up within the running cell: the cell's id and how many ``markup`` calls
+    the cell made before it in this run; ``None`` outside a notebook cell."""
+    from ..context import context
+
+    ctx = context()
+    if not ctx.cell:
+        return None
+    place = ctx.markups
+    ctx.markups += 1
+    return f"cell {ctx.cell} #{place}"

@@ -58,13 +58,17 @@ class Markup(anywidget.AnyWidget):
         *,
         marks: Sequence[Mapping[str, Any]] | None = None,
         name: str = "image",
+        owner: str | None = None,
     ) -> None:
         self._original = _picture(_one_image(image, name), name)
         self._metrics = metrics_for(*self._original.size)
-        self._digest = _digest(self._original)
+        digest = _digest(self._original)
+        # Whose marks these are: this mark-up's own (``owner``: the cell that made it and
+        # its place there, or the panel's reference), else the picture's alone.
+        self._key = digest if owner is None else f"{digest} {owner}"
         preview, preview_type = _preview(self._original, settings().preview_px)
         if marks is None:
-            marks = _kept_marks(self._digest)
+            marks = _kept_marks(self._key, digest)
         super().__init__(
             picture=preview, picture_type=preview_type, size=self._original.size,
             palette={k: list(v) for k, v in PALETTE.items()}, metrics=self._metrics.as_dict(),
@@ -73,13 +77,13 @@ class Markup(anywidget.AnyWidget):
         self.observe(self._keep, names="marks")
 
     def _keep(self, change: dict[str, Any]) -> None:
-        """Every change of the marks kept in the store, by the picture, so re-running the
-        cell (or a restarted kernel) opens the same picture with the marks drawn on it."""
+        """Every change of the marks kept in the store, by the mark-up and its picture, so
+        re-running the cell (or a restarted kernel) opens it with its own marks drawn on."""
         store = open_store_or_none(settings().store)
         if store is None:
             return
         with contextlib.suppress(StoreError):  # the marks still work; only the copy is lost
-            store.save_marks(self._digest, change["new"])
+            store.save_marks(self._key, change["new"])
 
     @property
     def original(self) -> Image.Image:
@@ -120,17 +124,30 @@ class Markup(anywidget.AnyWidget):
 
 
 def _digest(picture: Image.Image) -> str:
-    """What names a picture's marks in the store: its pixels, whatever variable holds it."""
+    """The picture's part of its marks' key in the store: its pixels, whatever holds it."""
     digest = hashlib.sha256(f"{picture.mode} {picture.size}".encode())
     digest.update(picture.tobytes())
     return digest.hexdigest()
 
 
-def _kept_marks(digest: str) -> list[dict[str, object]]:
-    """The marks last drawn on this picture, or none (no store, or never marked)."""
+def _kept_marks(key: str, digest: str) -> list[dict[str, object]]:
+    """The marks last drawn on this mark-up, or none (no store, or never marked).
+
+    A store written before marks were kept per mark-up holds them by the picture alone
+    (``digest``): a mark-up with none of its own yet opens with those, and takes a copy as
+    its own at once, so the marks it shows are its own from then on, whatever another
+    mark-up of the picture draws later.
+    """
     store = open_store_or_none(settings().store)
+    if store is None:
+        return []
     try:
-        return (store.marks(digest) if store is not None else None) or []
+        kept = store.marks(key)
+        if kept is None and key != digest:
+            kept = store.marks(digest)
+            if kept:
+                store.save_marks(key, kept)
+        return kept or []
     except StoreError:
         return []
 

@@ -248,7 +248,7 @@ class Panel:
             tuple(items), model=o.model, aspect=o.aspect, size=o.size, count=o.count,
             search=o.search, thoughts=o.thoughts, thinking=o.thinking,
             chat=(chat.name if chat else "") if click.follow_up else None,
-            new_chat=not click.follow_up, pick=_pick_for(chat, click.pick),
+            new_chat=not click.follow_up, pick=_pick_for(chat, click.pick), rerun=False,
         )  # fmt: skip
 
     def _finish(

@@ -126,7 +126,9 @@ class ReferenceTray:
     def mark_up(self, ref: Reference) -> None:
         """Show the markup widget for ``ref``; from now on the marked picture is the one sent.
         The widget keeps the original, so Clear (or Undo) brings it back."""
-        marked = ref.value if isinstance(ref.value, Markup) else Markup(ref.value, name=ref.name)
+        marked = ref.value
+        if not isinstance(marked, Markup):
+            marked = Markup(ref.value, name=ref.name, owner=f"panel {ref.name}")
         drawn = dataclasses.replace(ref, value=marked)
         self._swap(ref, drawn)
         done = widgets.Button(description="Done", icon="check", tooltip="Close the drawing")

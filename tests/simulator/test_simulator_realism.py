@@ -397,15 +397,15 @@ def test_a_replayed_reply_still_checks_the_request(sim):
 
 def test_latency_can_be_set_per_model_over_http(sim):
     status, _, settings = post(
-        sim, {"latency": 0, "model_latency": {PRO: 0.6}}, path="/_simulator/settings"
+        sim, {"latency": 0, "model_latency": {PRO: 1.0}}, path="/_simulator/settings"
     )
-    assert status == 200 and settings["model_latency"] == {PRO: 0.6}
+    assert status == 200 and settings["model_latency"] == {PRO: 1.0}
     started = time.monotonic()
     ok(sim, prompt("a lighthouse"), model=LITE)
     lite = time.monotonic() - started
     started = time.monotonic()
     ok(sim, prompt("a lighthouse"), model=PRO)
-    assert time.monotonic() - started >= 0.6 > lite
+    assert time.monotonic() - started >= 1.0 > lite
 
 
 def test_a_minute_long_call_is_cut_by_the_clients_timeout_and_by_stop():

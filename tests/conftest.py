@@ -15,6 +15,10 @@ from nb_banana.settings import settings
 from nb_banana.simulator import Simulator
 
 TEST_KEY = "test-key-0123456789abcdef"
+# Real thought signatures are about 1.1 MB of base64 each (Pro), and a chat sends every
+# earlier one back; most tests prove other things, so they get small ones. Tests that are
+# about size run at the real size (``sim.signature_bytes = None``: test_real_shapes.py).
+TEST_SIGNATURE_BYTES = 1024
 
 # `make test` (and so CI) draws the same examples every run, so its verdict depends only on
 # the code; `make fuzz` draws fresh ones to look for new failures.
@@ -25,7 +29,7 @@ hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatabl
 
 @pytest.fixture(scope="session")
 def simulator_server():
-    with Simulator() as sim:
+    with Simulator(signature_bytes=TEST_SIGNATURE_BYTES) as sim:
         yield sim
 
 
@@ -34,6 +38,8 @@ def sim(simulator_server, monkeypatch, tmp_path):
     """The simulator, emptied, with nb_banana pointed at it and fast retries."""
     simulator_server.reset()
     simulator_server.latency = 0.0
+    simulator_server.model_latency = {}
+    simulator_server.signature_bytes = TEST_SIGNATURE_BYTES
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
     s = settings()

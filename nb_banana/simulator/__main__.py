@@ -10,6 +10,7 @@ import argparse
 import threading
 
 from .server import Simulator
+from .signatures import MIN_BYTES
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,6 +22,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
     parser.add_argument(
         "--latency", type=float, default=0.0, help="seconds every reply takes (default: 0)"
+    )
+    parser.add_argument(
+        "--model-latency",
+        type=_model_latency,
+        action="append",
+        default=[],
+        metavar="MODEL=SECONDS",
+        help="seconds one model's replies take, instead of --latency (repeatable), e.g. "
+        "gemini-3-pro-image=30",
+    )
+    parser.add_argument(
+        "--signature-bytes",
+        type=_signature_bytes,
+        default=None,
+        metavar="N",
+        help="decoded size of every thought signature (default: each model's real size, "
+        "about 1.1 MB of base64 on Pro)",
     )
     parser.add_argument(
         "--api-key", default=None, help="accept only this key (default: any non-empty key)"
@@ -54,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         rate_limit=args.rate_limit,
         state_dir=args.state_dir,
+        signature_bytes=args.signature_bytes,
+        model_latency=dict(args.model_latency),
     )
     if args.batch_timing is not None:
         simulator.batch_timing = tuple(args.batch_timing)
@@ -76,6 +96,28 @@ def _rate_limit(text: str) -> tuple[int, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected REQUESTS/SECONDS such as 60/10, not {text!r}"
+        ) from None
+
+
+def _signature_bytes(text: str) -> int:
+    """A whole number of bytes, at least what the HMAC needs."""
+    try:
+        size = int(text)
+    except ValueError:
+        size = -1
+    if size < MIN_BYTES:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {MIN_BYTES}, not {text!r}")
+    return size
+
+
+def _model_latency(text: str) -> tuple[str, float]:
+    """``gemini-3-pro-image=30`` -> ("gemini-3-pro-image", 30.0)."""
+    model, _, seconds = text.partition("=")
+    try:
+        return model.strip(), float(seconds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected MODEL=SECONDS such as gemini-3-pro-image=30, not {text!r}"
         ) from None
 
 

@@ -28,7 +28,6 @@ from .endpoint import (
     BATCH_CREATE,
     BATCH_GET,
     BATCH_LIST,
-    MAX_REQUEST_BYTES,
     Answer,
     Route,
     check_key,
@@ -44,6 +43,9 @@ from .schema import normalise
 
 _TYPES = "type.googleapis.com/google.ai.generativelanguage.v1main."
 _REQUEST = "BatchGenerateContentRequest"
+# A batch's inlined requests stay at 20 MB in all (API_NOTES.md; the live request limit
+# rose to 100 MB); the front end's message is assumed (guess 39).
+MAX_BATCH_REQUEST_BYTES = 20 * 1024 * 1024
 # Faults that change how a reply travels, not what it says: inside a batch there is no
 # connection to slow down or cut, so a request that takes one is answered normally.
 _DELIVERY_FAULTS = ("slow", "drop", "malformed_json")
@@ -92,8 +94,8 @@ def _not_found(target: Route) -> Rejection:
 
 def _create(target: Route, body: bytes, jobs: BatchJobs, faults: FaultQueue) -> dict[str, Any]:
     """Check a create request like a generateContent body, then make the job."""
-    if len(body) > MAX_REQUEST_BYTES:
-        raise payload_too_large()
+    if len(body) > MAX_BATCH_REQUEST_BYTES:
+        raise payload_too_large(MAX_BATCH_REQUEST_BYTES)
     batch = normalise(parse_json(body), target.api_version, _REQUEST).get("batch", {})
     check_batch_model(target.model, target.api_version)
     if not batch.get("displayName"):
@@ -136,7 +138,10 @@ def _with_fault(entry: dict[str, Any], fault: Fault | None) -> dict[str, Any]:
 
 
 def inlined_response(
-    job: Job, entry: dict[str, Any], sample: Callable[[bytes], int]
+    job: Job,
+    entry: dict[str, Any],
+    sample: Callable[[bytes], int],
+    signature_bytes: int | None = None,
 ) -> dict[str, Any]:
     """One request's ``InlinedResponse``: what generateContent would answer, as
     ``response``, or its refusal as ``error`` (a ``google.rpc.Status``)."""
@@ -148,7 +153,7 @@ def inlined_response(
         if fault is not None and fault.kind in _DELIVERY_FAULTS:
             fault = None
         body = json.dumps(entry["request"]).encode()
-        answer["response"] = draw(job.api_version, job.model, body, fault, sample)
+        answer["response"] = draw(job.api_version, job.model, body, fault, sample, signature_bytes)
     except Rejection as rejection:
         answer["error"] = rejection.rpc_status()
     except Exception as exc:  # a bug must fail this request, not stop the job forever

@@ -12,6 +12,7 @@ by ``batches``, which draws each of a batch's requests with ``draw``.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -33,7 +34,9 @@ from .replies import (
 from .schema import normalise
 from .validate import ImageRequest, read_request
 
-MAX_REQUEST_BYTES = 20 * 1024 * 1024  # the API's limit on a whole inline request
+# The API's limit on a whole inline request: 100 MB since 2026-01-12 (REAL_REPLIES.md,
+# "Thought signatures"; 20 MB before). Read as MiB, as the old limit's message counted.
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
 GENERATE = "generateContent"
 LIST = "list"
 GET = "get"
@@ -130,6 +133,7 @@ def generate_content(
     *,
     admit: Callable[[str], None],
     sample: Callable[[bytes], int],
+    signature_bytes: int | None = None,
 ) -> Answer:
     """The answer to one generateContent request, with ``fault`` (if any) applied.
 
@@ -137,7 +141,8 @@ def generate_content(
     check, as a caller without a key is no one's quota). ``sample`` counts repeats of the
     same request (by its fingerprint: the normalised body and the model), so that each
     repeat draws anew; it is asked only for a request that is drawn, so a refused request
-    (a 429 retried, a 400 corrected) does not use up a take.
+    (a 429 retried, a 400 corrected) does not use up a take. ``signature_bytes`` sizes
+    the reply's thought signatures (``None``: each model's realistic size).
     """
     if fault is not None and fault.kind == "http":
         return Answer.error(fault_rejection(fault))
@@ -146,7 +151,8 @@ def generate_content(
     try:
         check_key(key, expected_key)
         admit(model_id)
-        answer = Answer.json(200, draw(api_version, model_id, body, fault, sample))
+        reply = draw(api_version, model_id, body, fault, sample, signature_bytes)
+        answer = Answer.json(200, reply)
     except Rejection as rejection:
         answer = Answer.error(rejection)
     if fault is not None and fault.kind == "drop":
@@ -160,6 +166,7 @@ def draw(
     body: bytes,
     fault: Fault | None,
     sample: Callable[[bytes], int],
+    signature_bytes: int | None = None,
 ) -> dict[str, Any]:
     """The reply body to a request whose key was accepted: checked, then drawn.
 
@@ -171,12 +178,12 @@ def draw(
     normalised = normalise(parse_json(body), api_version)
     spec = image_model(model_id, api_version)
     request = read_request(normalised, spec, api_version)
-    return _reply(request, fault, sample(request.fingerprint))
+    return _reply(request, fault, sample(request.fingerprint), signature_bytes)
 
 
-def payload_too_large() -> Rejection:
-    """The API's answer to a request body over ``MAX_REQUEST_BYTES``."""
-    return invalid(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
+def payload_too_large(limit: int = MAX_REQUEST_BYTES) -> Rejection:
+    """The API's answer to a request body over ``limit`` bytes."""
+    return invalid(f"Request payload size exceeds the limit: {limit} bytes.")
 
 
 def check_key(key: str, expected_key: str | None) -> None:
@@ -202,20 +209,27 @@ def parse_json(body: bytes) -> Any:
         ) from exc
 
 
-def _reply(request: ImageRequest, fault: Fault | None, sample: int) -> dict[str, Any]:
+def _reply(
+    request: ImageRequest, fault: Fault | None, sample: int, signature_bytes: int | None
+) -> dict[str, Any]:
     if fault is None:
-        return image_reply(request, sample=sample)
+        return image_reply(request, sample=sample, signature_bytes=signature_bytes)
+    if fault.kind == "replay":
+        return copy.deepcopy(fault.reply or {})
     if fault.kind == "block":
         return blocked_reply(request, fault.reason or "SAFETY")
     if fault.kind == "finish":
         return refusal_reply(request, fault.reason or "OTHER")
     if fault.kind == "text_only":
-        return text_reply(request, fault.text or "")
+        return text_reply(request, fault.text or "", signature_bytes=signature_bytes)
     if fault.kind == "empty_candidates":
         return empty_reply(request)
     if fault.kind == "bad_image":
-        return image_reply(request, sample=sample, image=UNDECODABLE_IMAGE)
-    return image_reply(request, sample=sample)  # slow and drop change delivery, not the reply
+        return image_reply(
+            request, sample=sample, image=UNDECODABLE_IMAGE, signature_bytes=signature_bytes
+        )
+    # slow and drop change delivery, not the reply
+    return image_reply(request, sample=sample, signature_bytes=signature_bytes)
 
 
 def fault_rejection(fault: Fault) -> Rejection:

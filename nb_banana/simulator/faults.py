@@ -2,16 +2,18 @@
 
 Tests and teaching notebooks queue a ``Fault`` with ``Simulator.inject``; the next
 generateContent request takes it off the queue and answers with it instead of (or, for
-``slow`` and ``bad_image``, on top of) a normal reply. A batch takes one for each of its
-requests when it is created, so a fault can make one request of a batch fail. The same
-faults can be queued over HTTP (``POST /_simulator/faults``) with ``Fault.from_json``.
+``slow`` and ``bad_image``, on top of) a normal reply; ``replay`` answers with a recorded
+reply verbatim. A batch takes one for each of its requests when it is created, so a fault
+can make one request of a batch fail. The same faults can be queued over HTTP
+(``POST /_simulator/faults``) with ``Fault.from_json``.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .rejections import DEFAULT_MESSAGES
@@ -27,6 +29,7 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "malformed_json": (),
     "drop": (),
     "bad_image": (),
+    "replay": ("reply",),
 }
 
 
@@ -41,6 +44,7 @@ class Fault:
     seconds: float | None = None
     reason: str | None = None
     text: str | None = None
+    reply: dict[str, Any] | None = field(default=None, hash=False)
 
     @classmethod
     def http(
@@ -93,6 +97,17 @@ class Fault:
     def bad_image(cls) -> Fault:
         """A normal reply whose image bytes do not decode."""
         return cls("bad_image")
+
+    @classmethod
+    def replay(cls, reply: dict[str, Any]) -> Fault:
+        """Answer a valid request with ``reply`` verbatim (a recorded GenerateContentResponse).
+
+        The request is still checked (key, body, rules, signatures) as any other; only the
+        answer is replaced, so a client is tested against a recorded shape.
+        """
+        if not isinstance(reply, dict):
+            raise ValueError("a replay fault needs the reply as a JSON object")
+        return cls("replay", reply=json.loads(json.dumps(reply)))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:

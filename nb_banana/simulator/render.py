@@ -1,4 +1,4 @@
-"""The simulator's pictures: deterministic PNGs that show, at a glance, what was asked for.
+"""The simulator's pictures: deterministic PNGs (JPEGs for Pro) that show what was asked.
 
 A simulated image must make a notebook's behaviour visible without a model: its colours
 come from a hash of the prompt (so two prompts look different and one prompt always looks
@@ -8,7 +8,8 @@ themselves apart offline), it shows the reference images it was given (so an edi
 uses them), and a follow-up turn without new images is drawn over the previous picture and
 shows it as a thumbnail (so a chat visibly continues). Rendering stays fast even at 4K:
 the gradient is computed small and scaled up, and PNG is written with the fastest
-compression.
+compression. Which models answer in JPEG is ``REPLY_MIME``; the Content Credentials a
+JPEG reply carries are added by ``credentials``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ _MAX_PROMPT_LINES = 6
 _MAX_PROMPT_CHARS = 2000
 _PANEL_DIMMING = 0.7  # how much the panel behind the prompt darkens the picture
 _PREVIOUS_WEIGHT = 0.5  # how much of the previous picture shows through on a follow-up turn
+_JPEG_QUALITY = 90
+PNG = "image/png"
+JPEG = "image/jpeg"
+# The format each model's replies come in. Nano Banana Pro answered JPEG in every recorded
+# reply (../shared/REAL_REPLIES.md, "Pictures"); 2.5 Flash Image answered PNG; what Nano
+# Banana 2 and Lite send is not recorded, so they keep PNG (guess 44 in docs/simulator.md).
+REPLY_MIME: dict[str, str] = {resolve_model("pro").id: JPEG}
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,31 @@ class Scene:
 
 def render_png(scene: Scene) -> bytes:
     """The scene as PNG bytes."""
+    out = io.BytesIO()
+    _draw(scene).save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def render_jpeg(scene: Scene) -> bytes:
+    """The scene as a baseline JFIF JPEG (APP0 first, as the real service's start)."""
+    out = io.BytesIO()
+    _draw(scene).save(out, "JPEG", quality=_JPEG_QUALITY)
+    return out.getvalue()
+
+
+def render(scene: Scene, mime_type: str) -> bytes:
+    """The scene in the format a reply of ``mime_type`` carries (``REPLY_MIME``)."""
+    if mime_type == JPEG:
+        return render_jpeg(scene)
+    return render_png(scene)
+
+
+def reply_mime(model_id: str) -> str:
+    """The format ``model_id`` answers in: JPEG for Pro (recorded), PNG for the others."""
+    return REPLY_MIME.get(model_id, PNG)
+
+
+def _draw(scene: Scene) -> Image.Image:
     image = _background(scene)
     draw = ImageDraw.Draw(image)
     unit = min(scene.width, scene.height)
@@ -60,9 +93,7 @@ def render_png(scene: Scene) -> bytes:
     shown = scene.inputs or ((scene.previous,) if scene.previous else ())
     thumbs_top = _paste_inputs(image, shown, margin, label_top, unit)
     _draw_prompt(image, scene, margin, badge_bottom, thumbs_top, unit)
-    out = io.BytesIO()
-    image.save(out, "PNG", compress_level=1)
-    return out.getvalue()
+    return image
 
 
 def _rgb(hue: float, saturation: float, value: float) -> tuple[int, int, int]:

@@ -1,11 +1,13 @@
 """The JSON bodies of successful (HTTP 200) answers: a normal reply and the reply-shaped faults.
 
-A normal reply is what ``gemini-*-image`` models send: optional thought parts,
-a short text, one PNG, ``finishReason: STOP``, token usage, the model version and an id.
-The faults that the API delivers with status 200 (a blocked prompt, a refused image, a
-text-only answer, no candidates, an undecodable image) are built here too, from the same
-request, so that everything but the injected difference is what a real reply would hold.
-Token counts follow Google's published figures; they are estimates, not a tokenizer.
+A normal reply is what ``gemini-*-image`` models send: optional thought parts, a short
+text, one picture (JPEG with Content Credentials from Pro, PNG from the others), both
+signed, ``finishReason: STOP``, token usage, the model version and an id. A prompt that
+reads like a question is answered in words only (``questions``). The faults that the API
+delivers with status 200 (a blocked prompt, a refused image, a text-only answer, no
+candidates, an undecodable image) are built here too, from the same request, so that
+everything but the injected difference is what a real reply would hold. Token counts
+follow Google's published figures; they are estimates, not a tokenizer.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from urllib.parse import quote_plus
 
 from ..models import ModelSpec
 from . import signatures
-from .render import Scene, render_png
+from .credentials import with_content_credentials
+from .questions import answers_in_words
+from .render import JPEG, Scene, render, reply_mime
 from .validate import ImageRequest
 
 # Not an image: what Fault.bad_image puts in inlineData (a PNG signature, then no chunks).
@@ -36,17 +40,25 @@ _FLASH_OUTPUT_IMAGE_TOKENS = {"512": 747, "1K": 1120, "2K": 1680, "4K": 2520}
 
 
 def image_reply(
-    request: ImageRequest, *, sample: int = 1, image: bytes | None = None
+    request: ImageRequest,
+    *,
+    sample: int = 1,
+    image: bytes | None = None,
+    signature_bytes: int | None = None,
 ) -> dict[str, Any]:
-    """The normal reply; ``image`` replaces the rendered PNG (for ``Fault.bad_image``).
+    """The normal reply; ``image`` replaces the rendered picture (for ``Fault.bad_image``).
 
-    A repeated request (``sample`` 2, 3, …) gets another picture and says so.
+    A repeated request (``sample`` 2, 3, …) gets another picture and says so. A prompt
+    that reads like a question gets words only. ``signature_bytes`` sizes the thought
+    signatures (``None``: the model's realistic size).
     """
+    if "IMAGE" in request.modalities and answers_in_words(request.prompt):
+        return text_reply(request, _spoken_answer(request), signature_bytes=signature_bytes)
     text = _answer_text(request, sample) if "TEXT" in request.modalities else None
     picture = None
     if "IMAGE" in request.modalities:
-        picture = image if image is not None else render_png(_scene(request, sample))
-    parts = _answer_parts(request, text, picture)
+        picture = image if image is not None else _picture(request, sample)
+    parts = _answer_parts(request, text, picture, signature_bytes)
     reply = _with_candidate(request, parts, "STOP", text=text or "", images=int(bool(picture)))
     if request.search:
         reply["candidates"][0]["groundingMetadata"] = _grounding(request)
@@ -55,14 +67,17 @@ def image_reply(
     return reply
 
 
-def text_reply(request: ImageRequest, text: str) -> dict[str, Any]:
-    """A STOP reply whose only answer is ``text`` (``Fault.text_only``)."""
-    parts = _answer_parts(request, text, None)
+def text_reply(
+    request: ImageRequest, text: str, *, signature_bytes: int | None = None
+) -> dict[str, Any]:
+    """A STOP reply whose only answer is ``text`` (``Fault.text_only``, or a question)."""
+    parts = _answer_parts(request, text, None, signature_bytes)
     return _with_candidate(request, parts, "STOP", text=text, images=0)
 
 
 def refusal_reply(request: ImageRequest, reason: str) -> dict[str, Any]:
-    """One candidate that stopped with ``reason`` and holds no parts (``Fault.finish``)."""
+    """One candidate that stopped with ``reason`` and an empty ``content: {}`` (no parts,
+    no role), as a recorded NO_IMAGE reply came (``Fault.finish``)."""
     reply = _with_candidate(request, None, reason, text="", images=0)
     reply["candidates"][0]["finishMessage"] = (
         f"The model output could not be generated ({reason}). This reply was injected "
@@ -97,9 +112,7 @@ def _with_candidate(
     text: str,
     images: int,
 ) -> dict[str, Any]:
-    content: dict[str, Any] = {"role": "model"}
-    if parts is not None:
-        content["parts"] = parts
+    content: dict[str, Any] = {} if parts is None else {"parts": parts, "role": "model"}
     thoughts = (
         " ".join(p["text"] for p in _thought_parts(request)) if request.model.thinking else ""
     )
@@ -119,9 +132,17 @@ def _response_id(seed: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(seed).digest()[:16]).decode().rstrip("=")
 
 
+def _picture(request: ImageRequest, sample: int) -> bytes:
+    """The drawn picture in the model's format; a JPEG carries Content Credentials."""
+    mime_type = reply_mime(request.model.id)
+    picture = render(_scene(request, sample), mime_type)
+    return with_content_credentials(picture) if mime_type == JPEG else picture
+
+
 def _scene(request: ImageRequest, sample: int) -> Scene:
     width, height = request.model.pixels(request.aspect, request.size)
-    label = f"{request.model.id} · {request.aspect} · {request.size} · turn {request.turn}"
+    aspect = f"{request.aspect} (model's choice)" if request.aspect_chosen else request.aspect
+    label = f"{request.model.id} · {aspect} · {request.size} · turn {request.turn}"
     if sample > 1:
         label += f" · take {sample}"
     return Scene(
@@ -184,6 +205,15 @@ def _image_chunk(i: int) -> dict[str, Any]:
     }
 
 
+def _spoken_answer(request: ImageRequest) -> str:
+    """What the simulated model says to a question, instead of drawing."""
+    return (
+        f"(Simulated, text only.) You asked: “{_short(request.prompt)}”. The simulator "
+        "answers a question in words, as the real model may; ask it to draw (e.g. 'Draw "
+        "…') for a picture."
+    )
+
+
 def _answer_text(request: ImageRequest, sample: int) -> str:
     if "IMAGE" not in request.modalities:
         width, height = request.model.pixels(request.aspect, request.size)
@@ -238,7 +268,7 @@ def _thought_parts(request: ImageRequest) -> list[dict[str, Any]]:
 
 
 def _answer_parts(
-    request: ImageRequest, text: str | None, image: bytes | None
+    request: ImageRequest, text: str | None, image: bytes | None, signature_bytes: int | None
 ) -> list[dict[str, Any]]:
     """Thoughts (if asked for), then the text and the image, signed as Gemini 3 models sign:
     the first answer part and every image part carry a ``thoughtSignature``."""
@@ -247,11 +277,13 @@ def _answer_parts(
     if text is not None:
         parts.append({"text": text})
         if model.signatures:
-            parts[-1]["thoughtSignature"] = signatures.sign_b64(model.id, text.encode())
+            signature = signatures.sign_b64(model.id, text.encode(), signature_bytes)
+            parts[-1]["thoughtSignature"] = signature
     if image is not None:
-        parts.append({"inlineData": {"mimeType": "image/png", "data": _b64(image)}})
+        blob = {"mimeType": reply_mime(model.id), "data": _b64(image)}
+        parts.append({"inlineData": blob})
         if model.signatures:
-            parts[-1]["thoughtSignature"] = signatures.sign_b64(model.id, image)
+            parts[-1]["thoughtSignature"] = signatures.sign_b64(model.id, image, signature_bytes)
     return parts
 
 
@@ -293,9 +325,11 @@ def _usage(request: ImageRequest, *, text: str, images: int, thoughts: str) -> d
         "promptTokensDetails": _details(prompt_text, prompt_images),
     }
     # Protobuf JSON leaves out zero counts, so a reply without output has no candidate counts.
+    # The recorded details itemise IMAGE only; the text's tokens are in the count alone.
     if answer_text or answer_images:
         usage["candidatesTokenCount"] = answer_text + answer_images
-        usage["candidatesTokensDetails"] = _details(answer_text, answer_images)
+    if answer_images:
+        usage["candidatesTokensDetails"] = _details(0, answer_images)
     if thought_tokens:
         usage["thoughtsTokenCount"] = thought_tokens
     return usage

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import signatures
 from .batches import batch_endpoint, inlined_response
 from .batchstore import BatchJobs, Job
 from .endpoint import (
@@ -63,7 +64,10 @@ class Simulator:
 
     ``api_key=None`` accepts any non-empty key; a string accepts only that key and answers
     others as the API answers an invalid key. ``latency`` (seconds, settable at any time)
-    delays every generateContent answer. ``port=0`` picks a free port. ``record_limit``
+    delays every generateContent answer; ``model_latency`` (``{model id: seconds}``) sets
+    it for some models instead. ``signature_bytes`` sizes thought signatures (``None``:
+    each model's realistic size, about 1.1 MB of base64 on Pro). ``port=0`` picks a free
+    port. ``record_limit``
     keeps only that many recent requests (bodies hold whole chat histories with images, so
     a long-lived simulator in a notebook must not keep them all); ``None`` keeps every one.
     ``rate_limit=(requests, seconds)`` limits generateContent per model (settable at any
@@ -80,9 +84,13 @@ class Simulator:
         record_limit: int | None = None,
         rate_limit: tuple[int, float] | None = None,
         state_dir: str | os.PathLike[str] | None = None,
+        signature_bytes: int | None = None,
+        model_latency: dict[str, float] | None = None,
     ) -> None:
         self.api_key = api_key
         self.latency = latency
+        self.model_latency: dict[str, float] = dict(model_latency or {})
+        self.signature_bytes = signature_bytes
         self._port = port
         self._faults = FaultQueue()
         self._requests: deque[RecordedRequest] = deque(maxlen=record_limit)
@@ -154,6 +162,29 @@ class Simulator:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def replay(self, reply: dict[str, Any], times: int = 1) -> None:
+        """Answer the next ``times`` valid generateContent requests with ``reply`` verbatim
+        (a recorded ``GenerateContentResponse``), after any queued faults."""
+        self.inject(Fault.replay(reply), times)
+
+    @property
+    def signature_bytes(self) -> int | None:
+        """The decoded size of every thought signature issued from now on; ``None`` (the
+        default) for each model's realistic size (``signatures.realistic_size``).
+        Signatures of any size verify, so a history keeps working when this changes."""
+        return self._signature_bytes
+
+    @signature_bytes.setter
+    def signature_bytes(self, size: int | None) -> None:
+        if size is not None and size < signatures.MIN_BYTES:
+            raise ValueError(f"signature_bytes must be at least {signatures.MIN_BYTES}")
+        self._signature_bytes = size
+
+    def latency_for(self, model: str) -> float:
+        """Seconds a generateContent answer of ``model`` takes: its ``model_latency``, else
+        ``latency``."""
+        return self.model_latency.get(model, self.latency)
 
     @property
     def faults(self) -> list[Fault]:
@@ -244,7 +275,7 @@ class Simulator:
 
     def _respond_in_batch(self, job: Job, entry: dict[str, Any]) -> dict[str, Any]:
         """One request of a batch, drawn as generateContent draws it (takes counted alike)."""
-        return inlined_response(job, entry, self._next_sample)
+        return inlined_response(job, entry, self._next_sample, self.signature_bytes)
 
     def _pause(self, seconds: float) -> bool:
         """Wait ``seconds`` unless the simulator stops first; whether it is still running."""
@@ -389,7 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
         version, model = target.api_version, target.model
         started = time.monotonic()
         fault = simulator._faults.pop()
-        delay = simulator.latency
+        delay = simulator.latency_for(model)
         if fault is not None and fault.kind == "slow":
             delay += fault.seconds or 0.0
         # Latency is the time the "model" takes to answer, drawing included: a remote model
@@ -403,6 +434,7 @@ class _Handler(BaseHTTPRequestHandler):
             fault,
             admit=simulator._limiter.admit,
             sample=simulator._next_sample,
+            signature_bytes=simulator.signature_bytes,
         )
         if _quota_refusal(answer, fault):
             return answer  # the service refuses over-quota calls at once, before any model
@@ -473,7 +505,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _control(simulator: Simulator, method: str, path: str, body: bytes) -> Answer:
-    """``/_simulator/{faults,requests,rate_limit,batches}``: see docs/simulator.md."""
+    """``/_simulator/{faults,replay,requests,rate_limit,batches,settings}``: see
+    docs/simulator.md."""
     handler = _CONTROLS.get((method, path.removeprefix(_CONTROL)))
     if handler is None:
         return Answer.error(
@@ -492,6 +525,46 @@ def _queue_fault(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
     times = int(data.pop("times", 1))
     simulator.inject(Fault.from_json(data), times)
     return {"queued": times, "pending": len(simulator.faults)}
+
+
+def _queue_replay(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    """``{"reply": {GenerateContentResponse}, "times": 1}``."""
+    unknown = set(data) - {"reply", "times"}
+    if unknown:
+        raise ValueError(f"a replay takes no {', '.join(sorted(unknown))}")
+    times = int(data.get("times", 1))
+    simulator.replay(data["reply"], times)
+    return {"queued": times, "pending": len(simulator.faults)}
+
+
+def _settings(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    """``{"latency": s, "model_latency": {id: s}, "signature_bytes": n or null}``."""
+    return {
+        "latency": simulator.latency,
+        "model_latency": dict(simulator.model_latency),
+        "signature_bytes": simulator.signature_bytes,
+    }
+
+
+def _change_settings(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    """Set any of ``_settings``' fields; the others keep their values."""
+    unknown = set(data) - {"latency", "model_latency", "signature_bytes"}
+    if unknown:
+        raise ValueError(f"unknown settings {', '.join(sorted(unknown))}")
+    if "latency" in data:
+        latency = float(data["latency"])
+        if latency < 0:
+            raise ValueError("latency must be >= 0 seconds")
+        simulator.latency = latency
+    if "model_latency" in data:
+        table = {str(model): float(seconds) for model, seconds in data["model_latency"].items()}
+        if any(seconds < 0 for seconds in table.values()):
+            raise ValueError("model_latency must be >= 0 seconds")
+        simulator.model_latency = table
+    if "signature_bytes" in data:
+        size = data["signature_bytes"]
+        simulator.signature_bytes = None if size is None else int(size)
+    return _settings(simulator, data)
 
 
 def _faults(simulator: Simulator, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -559,6 +632,9 @@ _CONTROLS: dict[tuple[str, str], Callable[[Simulator, dict[str, Any]], Any]] = {
     ("POST", "faults"): _queue_fault,
     ("GET", "faults"): _faults,
     ("DELETE", "faults"): _clear_faults,
+    ("POST", "replay"): _queue_replay,
+    ("GET", "settings"): _settings,
+    ("POST", "settings"): _change_settings,
     ("GET", "requests"): _requests,
     ("DELETE", "requests"): _clear_requests,
     ("GET", "rate_limit"): _rate_limit,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +24,15 @@ from . import signatures
 from .rejections import field_violation, invalid
 from .schema import PART_DATA_FIELDS, decode_base64, snake
 
-DEFAULT_ASPECT = "1:1"
+SQUARE = "1:1"
 DEFAULT_SIZE = "1K"
 _MODALITIES = ("TEXT", "IMAGE")
 _OTHER_MODALITIES = ("AUDIO", "MODALITY_UNSPECIFIED")
 # google-genai 3.6.1's ThinkingLevel names; which of them a model takes is in its spec.
 _THINKING_LEVELS = ("THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH")
 _SEARCH_TYPES = (("web", "webSearch"), ("image", "imageSearch"))
+_ORIENTATION = 0x0112  # the EXIF tag; values 5 to 8 turn the picture a quarter
+_TURNED = (5, 6, 7, 8)
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class ImageRequest:
     """A valid request, reduced to what the reply depends on (and nothing else, for determinism)."""
 
     model: ModelSpec
-    aspect: str
+    aspect: str  # as asked, or the model's choice (``aspect_chosen``)
+    aspect_chosen: bool  # no aspectRatio was sent: the model chose the shape
     size: str
     modalities: frozenset[str]
     include_thoughts: bool
@@ -61,7 +65,7 @@ def read_request(body: dict[str, Any], spec: ModelSpec, api_version: str) -> Ima
     images = [_content_images(content, i) for i, content in enumerate(contents)]
     config = body.get("generationConfig", {})
     modalities = _modalities(config.get("responseModalities") or list(_MODALITIES), api_version)
-    aspect, size = _image_config(config.get("imageConfig", {}), spec)
+    asked_aspect, size = _image_config(config.get("imageConfig", {}), spec)
     thinking_config = config.get("thinkingConfig", {})
     include_thoughts = _include_thoughts(thinking_config, spec)
     thinking_level = _thinking_level(thinking_config, spec, api_version)
@@ -79,9 +83,12 @@ def read_request(body: dict[str, Any], spec: ModelSpec, api_version: str) -> Ima
     earlier_model_images = [
         image for i in range(max(latest, 0)) if roles[i] == "model" for image in images[i]
     ]
+    earlier_images = [image for found in images[: max(latest, 0)] for image in found]
+    shape_source = inputs[0] if inputs else (earlier_images[-1] if earlier_images else None)
     return ImageRequest(
         model=spec,
-        aspect=aspect,
+        aspect=asked_aspect or _model_choice(shape_source, spec),
+        aspect_chosen=asked_aspect is None,
         size=size,
         modalities=modalities,
         include_thoughts=include_thoughts,
@@ -191,9 +198,11 @@ def _modalities(values: list[str], api_version: str) -> frozenset[str]:
     return frozenset(chosen)
 
 
-def _image_config(image_config: dict[str, Any], spec: ModelSpec) -> tuple[str, str]:
-    aspect = image_config.get("aspectRatio", DEFAULT_ASPECT)
-    if aspect not in spec.aspects:
+def _image_config(image_config: dict[str, Any], spec: ModelSpec) -> tuple[str | None, str]:
+    """The aspect ratio asked for (``None``: the model chooses) and the size (1K unless
+    asked: Google's documented default)."""
+    aspect = image_config.get("aspectRatio")
+    if aspect is not None and aspect not in spec.aspects:
         listed = ", ".join(f"'{ratio}'" for ratio in spec.aspects[:-1])
         raise field_violation(
             "generation_config.image_config.aspect_ratio",
@@ -208,6 +217,28 @@ def _image_config(image_config: dict[str, Any], spec: ModelSpec) -> tuple[str, s
             f"image_size '{size}' is not supported by {spec.id}; use one of {listed}.{hint}",
         )
     return aspect, size
+
+
+def _model_choice(source: bytes | None, spec: ModelSpec) -> str:
+    """The shape the model picks when no ratio is asked for: an edit keeps its source
+    picture's nearest ratio among the model's own (by the table's pixel sizes), and a
+    picture from words alone is square (Google's docs; REAL_REPLIES.md, "Who picks the
+    shape"). ``source`` is the latest user turn's first image, else the history's last."""
+    if source is None:
+        return SQUARE
+    with Image.open(io.BytesIO(source)) as picture:
+        width, height = picture.size
+        if picture.getexif().get(_ORIENTATION) in _TURNED:  # shown turned a quarter
+            width, height = height, width
+    if not width or not height:
+        return SQUARE
+    wanted = math.log(width / height)
+
+    def distance(aspect: str) -> float:
+        w, h = spec.pixels(aspect, DEFAULT_SIZE)
+        return abs(math.log(w / h) - wanted)
+
+    return min(spec.aspects, key=distance)
 
 
 def _include_thoughts(thinking_config: dict[str, Any], spec: ModelSpec) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from ..models import ModelSpec
-from . import signatures
+from . import c2pa_manifest, signatures
 from .credentials import with_content_credentials
 from .questions import answers_in_words
 from .render import JPEG, Scene, render, reply_mime
@@ -133,10 +133,14 @@ def _response_id(seed: bytes) -> str:
 
 
 def _picture(request: ImageRequest, sample: int) -> bytes:
-    """The drawn picture in the model's format; a JPEG carries Content Credentials."""
+    """The drawn picture in the model's format; a JPEG carries Content Credentials: a
+    manifest signed by the C2PA library where it is installed, else the stand-in."""
     mime_type = reply_mime(request.model.id)
     picture = render(_scene(request, sample), mime_type)
-    return with_content_credentials(picture) if mime_type == JPEG else picture
+    if mime_type != JPEG:
+        return picture
+    signed = c2pa_manifest.sign(picture, mime_type)
+    return signed if signed is not None else with_content_credentials(picture)
 
 
 def _scene(request: ImageRequest, sample: int) -> Scene:

@@ -20,9 +20,11 @@ import pytest
 from google.genai import types
 from PIL import Image
 
+from nb_banana.credentials import Credentials
+from nb_banana.credentials import read as read_credentials
 from nb_banana.simulator import Fault, Simulator, credentials, signatures
 from nb_banana.simulator.endpoint import MAX_REQUEST_BYTES
-from nb_banana.simulator.render import reply_mime
+from nb_banana.simulator.render import Scene, render_jpeg, reply_mime
 
 from .conftest import sdk_client
 from .test_simulator import (
@@ -112,9 +114,24 @@ def test_pro_answers_jpeg_and_the_other_models_png(sim):
     assert reply_mime(PRO) == "image/jpeg" and reply_mime("gemini-4-flash-image") == "image/png"
 
 
-def test_a_pro_jpeg_carries_content_credentials_right_after_app0(client, sim):
+def test_a_pro_jpeg_carries_content_credentials_the_c2pa_reader_verifies(client, sim):
     response = client.models.generate_content(model=PRO, contents="a lighthouse")
     [jpeg] = [p.inline_data.data for p in response.parts if p.inline_data]
+    [(_, first, _), (_, second, _), *_] = segments(jpeg)
+    assert (first, second) == (credentials.APP0, credentials.APP11)
+    found = read_credentials(jpeg, "image/jpeg")
+    assert found == Credentials("Google LLC", "Google C2PA Core Generator Library", True, "valid")
+
+
+def stand_in_jpeg() -> bytes:
+    """A Pro picture with the stand-in: what the simulator sends without c2pa-python."""
+    return credentials.with_content_credentials(
+        render_jpeg(Scene(640, 360, "a lighthouse", "pro · 16:9 · 1K · turn 1"))
+    )
+
+
+def test_the_stand_in_sits_right_after_app0_with_the_recorded_size():
+    jpeg = stand_in_jpeg()
     [(_, first, _), (offset, second, _), *_] = segments(jpeg)
     assert (first, second) == (credentials.APP0, credentials.APP11)
     found = manifest(jpeg)
@@ -126,9 +143,8 @@ def test_a_pro_jpeg_carries_content_credentials_right_after_app0(client, sim):
     assert action["digitalSourceType"] == IPTC_AI
 
 
-def test_the_stand_in_binds_the_files_bytes_as_a_c2pa_data_hash_does(client, sim):
-    response = client.models.generate_content(model=PRO, contents="a lighthouse")
-    [jpeg] = [p.inline_data.data for p in response.parts if p.inline_data]
+def test_the_stand_in_binds_the_files_bytes_as_a_c2pa_data_hash_does():
+    jpeg = stand_in_jpeg()
     binding = manifest(jpeg)["c2pa.hash.data"]
     [exclusion] = binding["exclusions"]
     assert exclusion == {"start": manifest(jpeg)["offset"], "length": 5990}

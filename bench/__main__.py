@@ -106,7 +106,7 @@ def _run(group: str, rig: Rig, plan: Plan) -> Callable[[], list[Figure]]:
             store.notebook_bytes_figure(rig, "2K"),
             store.notebook_bytes_figure(rig, "4K"),
         ],
-        "chats": lambda: chats.chat_figures(rig, plan.chat_turns, "2K"),
+        "chats": lambda: chats.chat_figures(rig, plan.chat_turns, "1K"),
         "batch": lambda: [batch.submit_figure(rig, plan.repeats)],
         "many": lambda: [*many.each_figures(rig, plan.repeats), many.memory_figure(rig)],
     }[group]

@@ -1,9 +1,13 @@
-"""Issue 4, chats: what a growing thread sends per turn, and what it leaves in the kernel.
+"""Issues 4 and 19, chats: what a growing thread sends per turn, and what it leaves in the
+kernel.
 
 A child process plays the kernel (``python -m bench.chats``): one warm-up cell (imports,
-client, store), then ``%%banana -m pro -s 2K -c bench`` repeated, each turn a new prompt.
-The parent's simulator records every request, so the bytes per turn are the request
-bodies' sizes as received. Memory is measured twice, in two children: RSS (what the OS
+client, store), then ``%%banana -m pro -s 1K -c bench`` repeated, each turn a new prompt.
+The parent's simulator answers as Google's Pro does (a JPEG, and thought signatures of the
+recorded size, about 1.1 MB of base64 each, on the text and the image part), and records
+every request, so the bytes per turn are the request bodies' sizes as received; the floor
+beside them is the turn's own new parts (its prompt), what a thread held on Google's side
+would send. Memory is measured twice, in two children: RSS (what the OS
 sees, without tracemalloc's own overhead) and the Python heap with tracemalloc, started
 after the warm-up, so "held" is what the turns allocated and still keep. The RSS child
 also reports RSS after ``malloc_trim(0)``: the part of "held" that is free memory the C
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
+import json
 import time
 import tracemalloc
 from typing import Any
@@ -39,16 +44,28 @@ def chat_figures(rig: Rig, turns: int, size: str) -> list[Figure]:
     by_heap = run_child("chats", *args, "--store", str(rig.fresh_store()), "--heap")
     rig.sim.clear_requests()
     steps = [b - a for a, b in itertools.pairwise(sizes)]
+    floors = [_new_parts_bytes(r.body) for r in sent]
+    signatures = [_signature_bytes(r.body) for r in sent]
     cell = f"%%banana -m pro -s {size} -c {CHAT}"
     return [
         Figure(
-            "chat_turn_bytes", 4, f"chat: bytes sent by turn {turns} ({size})", "bytes",
+            "chat_turn_bytes", 19, f"Pro chat: bytes sent by turn {turns} ({size}, real-size "
+            "signatures)", "bytes",
             Stat.of([sizes[-1]]),
             f"request body size as the simulator received it, per turn of `{cell}`; the "
-            "details list every turn",
+            "details list every turn, the signatures' and pictures' share",
             details={"per_turn": sizes, "growth_per_turn": steps,
                      "inline_image_base64_bytes": image_bytes,
-                     "image_share_last_turn": image_bytes[-1] / sizes[-1]},
+                     "signature_base64_bytes": signatures,
+                     "image_share_last_turn": image_bytes[-1] / sizes[-1],
+                     "signature_share_last_turn": signatures[-1] / sizes[-1]},
+        ),
+        Figure(
+            "chat_turn_floor", 19, f"Pro chat: turn {turns}'s own new parts (the floor)",
+            "bytes", Stat.of([floors[-1]]),
+            "the last content of the request (this turn's prompt) as JSON: what a request "
+            "would carry if the thread were held on Google's side (docs/light-chats.md)",
+            details={"per_turn": floors},
         ),
         Figure(
             "chat_heap_held", 4, f"chat: Python heap held after {turns} turns", "MiB",
@@ -68,6 +85,18 @@ def chat_figures(rig: Rig, turns: int, size: str) -> list[Figure]:
                      "turn_seconds": by_rss["turn_seconds"]},
         ),
     ]  # fmt: skip
+
+
+def _new_parts_bytes(body: dict[str, Any] | None) -> int:
+    """The JSON size of the request's last content: the turn's own new parts."""
+    contents = (body or {}).get("contents", [])
+    return len(json.dumps(contents[-1], separators=(",", ":"))) if contents else 0
+
+
+def _signature_bytes(body: dict[str, Any] | None) -> int:
+    """Base64 characters of every thought signature a request sends back."""
+    parts = [p for c in (body or {}).get("contents", []) for p in c.get("parts", [])]
+    return sum(len(p.get("thoughtSignature") or p.get("thought_signature") or "") for p in parts)
 
 
 def _inline_bytes(body: dict[str, Any] | None) -> int:

@@ -85,8 +85,10 @@ def export(rows: list[Row], store: Store, folder: Path) -> tuple[int, Path]:
 
 def row_provenance(row: Row) -> dict:
     """A stored generation as ``provenance()`` tells it, for a file found by its hash."""
-    return {"prompt": row.prompt, **_settings(row), "chat": row.chat, "turn": row.turn,
-            "generation_id": row.id, "found": "in the store, by the picture's hash"}  # fmt: skip
+    references = [part for part in row.request.get("parts", []) if "image_sha256" in part]
+    return {"prompt": row.prompt, **_settings(row), "references": references, "chat": row.chat,
+            "turn": row.turn, "generation_id": row.id,
+            "found": "in the store, by the picture's hash"}  # fmt: skip
 
 
 def _settings(row: Row) -> dict:

@@ -35,8 +35,8 @@ def verdict(data: bytes) -> str:
 @pytest.fixture
 def story(ip, sim):
     """A Pro picture as the service sent it."""
-    run(ip, "-m pro -o story", "An illustration for a story about a lighthouse keeper")
-    result = ip.user_ns["story"]
+    run(ip, "-m pro", "An illustration for a story about a lighthouse keeper")
+    result = ip.user_ns["_banana"]
     out = result.outputs[0]
     assert out.mime_type == "image/jpeg" and carries(out.data, "image/jpeg")
     assert verdict(out.data) == "Valid"

@@ -173,7 +173,7 @@ def test_odd_line_magic_options_are_one_line_errors(ip, sim, line, expected):
     [
         ("--save 'my pictures/cat.png", "Cannot read the options (no closing quotation)"),
         ("-n two", "argument -n/--count: invalid int value: 'two': see %banana? for"),
-        ("-s 3K", "Invalid image size '3K': use one of 512, 1K, 2K, 4K."),
+        ("-s 3K", "Invalid image size '3K': use one of 512, 1K, 2K, 4K, or auto for the API's"),
     ],
     ids=["open-quote", "not-a-number", "bad-choice"],
 )

@@ -369,7 +369,7 @@ def _check_weight(plan: Plan) -> None:
         return
     name = plan.chat.name if plan.chat is not None else ""
     raise OptionError(
-        f"Turn {plan.at + 1} of chat '{name}' would send {size / 1e6:.0f} MB, past the API's "
+        f"Turn {plan.at + 1} of chat '{name}' would send {size / 1e6:.1f} MB, past the API's "
         f"{INLINE_REQUEST_BYTES / 1e6:.0f} MB per request (its history goes back with every "
         "turn): start a new chat from the last picture (a plain %%banana cell with "
         f"{{_banana}}), or branch from a later turn (-c {name}@K)."

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api import agenerate, compare, generate, generate_each, provenance
-    from .batch import submit_batch
-    from .chat import Chat
-    from .comparison import Comparison
-    from .each_result import EachResult
-    from .markup_widget import markup
-    from .result import Result
+    from .answer.each_result import EachResult
+    from .answer.result import Result
+    from .faces.api import agenerate, compare, generate, generate_each, provenance
+    from .faces.markup import markup
+    from .memory.chat import Chat
+    from .turns.batch import submit_batch
+    from .turns.comparison import Comparison
 
 __all__ = [
     "Chat",
@@ -34,17 +34,17 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {
-    "generate": "api",
-    "agenerate": "api",
-    "generate_each": "api",
-    "EachResult": "each_result",
-    "Result": "result",
-    "Chat": "chat",
-    "compare": "api",
-    "Comparison": "comparison",
-    "provenance": "api",
-    "markup": "markup_widget",
-    "submit_batch": "batch",
+    "generate": "faces.api",
+    "agenerate": "faces.api",
+    "generate_each": "faces.api",
+    "EachResult": "answer.each_result",
+    "Result": "answer.result",
+    "Chat": "memory.chat",
+    "compare": "faces.api",
+    "Comparison": "turns.comparison",
+    "provenance": "faces.api",
+    "markup": "faces.markup",
+    "submit_batch": "turns.batch",
 }
 
 
@@ -58,8 +58,8 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics and the ``Banana`` settings with this shell."""
-    from .magics import BananaMagics, watch_cells
-    from .settings import register, settings
+    from .faces.magics import BananaMagics, watch_cells
+    from .gemini.settings import register, settings
 
     register(ipython, settings())
     ipython.register_magics(BananaMagics)

@@ -12,18 +12,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .session import Session
-    from .settings import Banana
-    from .store import Store
+    from .gemini.engine import Engine
+    from .gemini.settings import Banana
+    from .memory.store import Store
+    from .turns.session import Session
 
 
 class Context:
     """Per-kernel state, created on first use; each part is built when first asked for."""
 
     def __init__(self) -> None:
-        from .session import Session
-        from .settings import Banana
+        from .gemini.settings import Banana
+        from .turns.session import Session
 
         self.settings: Banana = Banana()
         self.session: Session = Session()
@@ -41,7 +41,7 @@ class Context:
     def engine(self) -> Engine:
         with self._lock:
             if self._engine is None:
-                from .engine import Engine
+                from .gemini.engine import Engine
 
                 self._engine = Engine()
             return self._engine
@@ -66,7 +66,7 @@ def restart() -> Context:
     ``%load_ext`` would; the old engine's loop is stopped.
     """
     global _context
-    from .settings import register
+    from .gemini.settings import register
 
     with _context_lock:
         old, _context = _context, Context()

@@ -25,11 +25,11 @@ from IPython.utils.capture import capture_output
 from nbclient import NotebookClient
 
 import nb_banana
-from nb_banana import engine, secrets
 from nb_banana.errors import TransientError
-from nb_banana.session import session
-from nb_banana.settings import settings
+from nb_banana.gemini import engine, secrets
+from nb_banana.gemini.settings import settings
 from nb_banana.simulator import Fault, Simulator
+from nb_banana.turns.session import session
 
 CORE = "nbBananaCanary"  # in every canary: finding it anywhere is a leak, whole key or not
 ANSI = re.compile(r"(?:\x1b|\\u001b)\[[0-9;]*m")  # raw, or escaped in JSON

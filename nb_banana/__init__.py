@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .version import __version__ as __version__
+
 if TYPE_CHECKING:
+    from .answer.comparison import Comparison
     from .answer.each_result import EachResult
     from .answer.result import Result
     from .faces.api import agenerate, compare, generate, generate_each, provenance
     from .faces.markup import markup
     from .memory.chat import Chat
     from .turns.batch import submit_batch
-    from .turns.comparison import Comparison
 
 __all__ = [
     "Chat",
@@ -31,7 +33,6 @@ __all__ = [
     "provenance",
     "submit_batch",
 ]
-__version__ = "0.1.0"
 
 _LAZY = {
     "generate": "faces.api",
@@ -41,7 +42,7 @@ _LAZY = {
     "Result": "answer.result",
     "Chat": "memory.chat",
     "compare": "faces.api",
-    "Comparison": "turns.comparison",
+    "Comparison": "answer.comparison",
     "provenance": "faces.api",
     "markup": "faces.markup",
     "submit_batch": "turns.batch",

@@ -10,16 +10,16 @@ import base64
 import binascii
 import html
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..gemini.models import describe_shape
+from ..gemini.secrets import redact
 from ..gemini.usage import format_usd
-
-if TYPE_CHECKING:
-    from ..turns.comparison import Comparison
-    from ..turns.runner import DryRun
-    from .each_result import EachResult
-    from .result import Result
+from .comparison import Comparison
+from .drawing import draw_with
+from .dry_run import DryRun
+from .each_result import EachResult, notes, summary
+from .result import Result
 
 _BOX = (
     "font-family: var(--jp-ui-font-family, system-ui, sans-serif); "
@@ -139,8 +139,6 @@ def comparison_bundle(comparison: Comparison) -> tuple[dict, dict]:
     """A comparison as one display: a row per model in the order asked, each the model's
     name over its result's own display (pictures, caption with seconds, tokens and cost,
     notes such as an option it dropped), or the one line that says why it has none."""
-    from ..gemini.secrets import redact
-
     pieces = [f'<div class="nb-banana-comparison" style="{_BOX}">']
     lines = []
     for row in comparison.rows:
@@ -246,8 +244,6 @@ def contact_sheet_bundle(run: EachResult) -> tuple[dict, dict]:
     label, in element order (a failed one shows why, one not asked says so), then the run's
     summary line and notes. Thumbnails, not previews: a hundred must not weigh down the
     notebook."""
-    from .each_result import notes, summary
-
     failures = {failure.index: failure for failure in run.failed}
     pieces = [f'<div class="nb-banana-each" style="{_BOX}">',
               '<div style="display: grid; gap: 8px; '
@@ -308,3 +304,9 @@ def dry_run_bundle(dry: DryRun) -> tuple[dict, dict]:
     )
     plain_text = "\n".join([summary, body, *(f"note: {n}" for n in req.notes)])
     return {"text/html": html_text, "text/plain": plain_text}, {}
+
+
+draw_with(Result, result_bundle)
+draw_with(Comparison, comparison_bundle)
+draw_with(EachResult, contact_sheet_bundle)
+draw_with(DryRun, dry_run_bundle)

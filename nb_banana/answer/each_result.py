@@ -9,22 +9,31 @@ the pictures back from the store when asked. Its display is a contact sheet
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
-from ..errors import BananaError, StoreError
-from ..gemini.settings import settings
-from ..turns import runner as turns
+from ..errors import BananaError
+from . import drawing
 
 THUMB_PX = 160  # the contact sheet's pictures: small enough for a hundred in a notebook
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..turns.each import Element
     from .result import Result
+
+
+class Element(Protocol):
+    """What a run's element is to its answer: its place in the list and its label
+    (``turns.each.Element`` is one; it also carries the ask, which only the turns read)."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def label(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -96,8 +105,10 @@ class EachResult(Sequence["Result | None"]):
         stopped: BananaError | None = None,
         saved: Sequence[Path] = (),
         kept: int = 0,
+        load: Callable[[Element, Done], Result],
     ) -> None:
         self.elements = tuple(items)
+        self._load = load  # the turn layer's: it owns the store and plans the request
         self.done = dict(done)
         self.failed = [failed[i] for i in sorted(failed)]
         self.elapsed = elapsed
@@ -120,7 +131,7 @@ class EachResult(Sequence["Result | None"]):
             return [self[i] for i in range(len(self))[index]]
         element = self.elements[index]
         done = self.done.get(element.index)
-        return None if done is None else _load(element, done)
+        return None if done is None else self._load(element, done)
 
     @property
     def labels(self) -> list[str]:
@@ -155,34 +166,11 @@ class EachResult(Sequence["Result | None"]):
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
-        from .display import contact_sheet_bundle
-
-        return contact_sheet_bundle(self)
+        return drawing.bundle(self)
 
     def __repr__(self) -> str:
         failed = f", {len(self.failed)} failed" if self.failed else ""
         return f"<nb_banana.EachResult {len(self.done)} of {len(self)} done{failed}>"
-
-
-def _load(element: Element, done: Done) -> Result:
-    """An element's whole result, its pictures read back from the store."""
-    from ..memory import cache
-    from ..memory.store import open_store
-    from .result import Result
-
-    if done.kept is not None:
-        return done.kept
-    store = open_store(settings().store)
-    row = next((r for key in done.keys if (r := store.lookup(key, done.endpoint))), None)
-    if row is None:
-        raise StoreError(
-            f"The answer to element #{element.index} ({element.label}) is no longer in the "
-            f"store {store.root}: re-run the cell to ask for it again."
-        )
-    request = turns.plan(element.ask).request
-    replies, previews = cache.rebuild(store, row, request)
-    return Result(request, replies, done.elapsed, simulated=done.simulated, cached=done.cached,
-                  previews=previews, generation_id=row.id)  # fmt: skip
 
 
 def summary(result: EachResult) -> str:

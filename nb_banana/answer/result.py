@@ -15,14 +15,15 @@ from PIL import Image
 from ..errors import BananaError
 from ..gemini import usage as usage_mod
 from ..gemini.models import describe_shape
-from ..gemini.request import Request
+from ..gemini.request import Request, request_document
 from ..gemini.usage import Usage
 from ..gemini.wire import OutImage, Reply, Source
-from ..memory.files import atomic_write
-from . import stamp
+from ..version import __version__
+from . import drawing, stamp
 from .credentials import Credentials
 from .credentials import carries as carries_credentials
 from .credentials import read as read_credentials
+from .files import atomic_write
 from .previews import Preview
 
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
@@ -150,9 +151,6 @@ class Result:
 
     def provenance(self) -> dict[str, Any]:
         """What ``save`` writes into each file: prompt, model and settings (never the key)."""
-        from .. import __version__
-        from ..memory.cache import request_document
-
         doc = request_document(self.request)
         return {
             "prompt": self.request.text,
@@ -179,9 +177,7 @@ class Result:
                 for i, o in enumerate(outs)]  # fmt: skip
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
-        from .display import result_bundle
-
-        return result_bundle(self)
+        return drawing.bundle(self)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{o.width}×{o.height}" for o in self.outputs)

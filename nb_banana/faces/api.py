@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..answer import stamp
 from ..answer.result import Result
-from ..gemini import images
-from ..gemini.request import Item, check_count
+from ..gemini.request import as_items, check_count
 from ..gemini.settings import settings
 from ..memory import history
 from ..memory.chat import Chat
@@ -20,8 +19,8 @@ from ..memory.store import open_store_or_none
 from ..turns import runner as turns
 
 if TYPE_CHECKING:
+    from ..answer.comparison import Comparison
     from ..answer.each_result import EachResult
-    from ..turns.comparison import Comparison
 
 
 def generate(
@@ -131,24 +130,6 @@ def generate_each(
 async def agenerate(*prompt: object, **options: Any) -> Result:
     """``generate`` for async code (``await nb_banana.agenerate(...)`` in a notebook)."""
     return await asyncio.to_thread(generate, *prompt, **options)
-
-
-def as_items(parts: Sequence[object]) -> list[Item]:
-    """Python-API arguments -> items: strings are text, anything image-like is an image."""
-    items: list[Item] = []
-    for index, part in enumerate(parts):
-        if isinstance(part, str) or _is_named(part):
-            items.append(part)
-        elif images.is_image_like(part):
-            items.append((f"image{index + 1}", part))
-        else:
-            items.append(str(part))
-    return items
-
-
-def _is_named(part: object) -> bool:
-    """A ``(name, value)`` pair: an image given under a name of the caller's choosing."""
-    return isinstance(part, tuple) and len(part) == 2 and isinstance(part[0], str)
 
 
 def provenance(path: str | Path) -> dict[str, Any] | None:

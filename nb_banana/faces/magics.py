@@ -25,9 +25,9 @@ from ..turns.session import session
 from .subcommands import SUBCOMMANDS, TAKE_TEXT
 
 if TYPE_CHECKING:
+    from ..answer.comparison import Comparison
     from ..answer.result import Result
     from ..gemini.request import Item
-    from ..turns.comparison import Comparison
     from ..turns.runner import Ask
 
 

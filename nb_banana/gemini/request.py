@@ -8,9 +8,11 @@ does not have. The SDK is not imported here; ``wire`` turns a ``Request`` into S
 from __future__ import annotations
 
 import difflib
+import hashlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ImageInputError, OptionError, PromptError
 from . import images
@@ -336,3 +338,54 @@ def _check_parts(spec: ModelSpec, parts: list[Part]) -> None:
             f"{n_images} images given; {spec.id} takes at most {spec.max_input_images}"
             + (" (use -m flash for up to 14)." if spec.max_input_images < 14 else "."),
         )
+
+
+def request_document(request: Request) -> dict[str, Any]:
+    """The request as stored: text, image hashes (not bytes) and options."""
+    parts: list[dict[str, Any]] = []
+    for part in request.parts:
+        if isinstance(part, TextPart):
+            parts.append({"text": part.text})
+        elif isinstance(part, ImagePart):
+            image = part.image
+            parts.append({
+                "image_sha256": hashlib.sha256(image.data).hexdigest(),
+                "mime_type": image.mime_type, "label": part.label,
+                "width": image.width, "height": image.height,
+            })  # fmt: skip
+    doc: dict[str, Any] = {
+        "model": request.model.id,
+        "aspect": request.aspect,
+        "size": request.size,
+        "count": request.count,
+        # Web search alone stays ``True``, and the options added later appear only when
+        # set, so the keys of requests stored before them still match.
+        "search": _search_doc(request.search),
+        "thoughts": request.thoughts,
+        "parts": parts,
+    }
+    if request.thinking:
+        doc["thinking"] = request.thinking
+    return doc
+
+
+def _search_doc(kinds: tuple[str, ...]) -> bool | list[str]:
+    return list(kinds) if "image" in kinds else bool(kinds)
+
+
+def as_items(parts: Sequence[object]) -> list[Item]:
+    """Python-API arguments -> items: strings are text, anything image-like is an image."""
+    items: list[Item] = []
+    for index, part in enumerate(parts):
+        if isinstance(part, str) or _is_named(part):
+            items.append(part)
+        elif images.is_image_like(part):
+            items.append((f"image{index + 1}", part))
+        else:
+            items.append(str(part))
+    return items
+
+
+def _is_named(part: object) -> bool:
+    """A ``(name, value)`` pair: an image given under a name of the caller's choosing."""
+    return isinstance(part, tuple) and len(part) == 2 and isinstance(part[0], str)

@@ -24,42 +24,9 @@ from ..answer.previews import Preview
 from ..answer.result import Result
 from ..gemini import wire
 from ..gemini.models import resolve_model
-from ..gemini.request import ImagePart, Request, TextPart
+from ..gemini.request import Request, request_document
 from ..gemini.usage import Usage
 from .store import REAL_SERVICE, SIMULATOR, Row, Store, cache_key
-
-
-def request_document(request: Request) -> dict[str, Any]:
-    """The request as stored: text, image hashes (not bytes) and options."""
-    parts: list[dict[str, Any]] = []
-    for part in request.parts:
-        if isinstance(part, TextPart):
-            parts.append({"text": part.text})
-        elif isinstance(part, ImagePart):
-            image = part.image
-            parts.append({
-                "image_sha256": hashlib.sha256(image.data).hexdigest(),
-                "mime_type": image.mime_type, "label": part.label,
-                "width": image.width, "height": image.height,
-            })  # fmt: skip
-    doc: dict[str, Any] = {
-        "model": request.model.id,
-        "aspect": request.aspect,
-        "size": request.size,
-        "count": request.count,
-        # Web search alone stays ``True``, and the options added later appear only when
-        # set, so the keys of requests stored before them still match.
-        "search": _search_doc(request.search),
-        "thoughts": request.thoughts,
-        "parts": parts,
-    }
-    if request.thinking:
-        doc["thinking"] = request.thinking
-    return doc
-
-
-def _search_doc(kinds: tuple[str, ...]) -> bool | list[str]:
-    return list(kinds) if "image" in kinds else bool(kinds)
 
 
 def endpoint_class(base_url: str | None = None) -> str:

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..answer.files import atomic_write, extension_for
 from ..errors import StoreError
-from .files import atomic_write, extension_for
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (

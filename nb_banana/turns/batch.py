@@ -25,9 +25,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from ..context import context
 from ..errors import BananaError, BatchError, OptionError, StoreError
 from ..gemini.models import BATCH_INLINE_BYTES as MAX_INLINED_BYTES
-from ..gemini.request import Request, TextPart
+from ..gemini.request import Request, TextPart, as_items, check_count
 from ..gemini.settings import settings
 from ..gemini.usage import format_usd
 from ..memory import cache
@@ -560,10 +561,6 @@ def submit_batch(
     ``.cancel()``. Calling it again with the same elements (in the same cell) takes up the
     jobs already submitted, or reads their answers from the store, instead of paying twice.
     """
-    from ..context import context
-    from ..faces.api import as_items
-    from ..gemini.request import check_count
-
     check_count(n)
     if items is None and not template_or_prompts:
         raise OptionError(

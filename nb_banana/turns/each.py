@@ -41,19 +41,26 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..answer.each_result import Done, EachResult, Failure
-from ..errors import ApiError, BananaError, BudgetError, OptionError, SetupError, TransientError
+from ..answer.files import extension_for
+from ..answer.result import Result
+from ..errors import (
+    ApiError,
+    BananaError,
+    BudgetError,
+    OptionError,
+    SetupError,
+    StoreError,
+    TransientError,
+)
 from ..gemini.prompt import Ref, parse
 from ..gemini.request import Item, items_from_prompt
 from ..gemini.settings import settings
-from ..memory.files import extension_for
-from ..memory.store import cache_key
+from ..memory import cache
+from ..memory.store import cache_key, open_store
 from . import runner as turns
-
-if TYPE_CHECKING:
-    from ..answer.result import Result
 
 ITEM = "item"  # the name the current element goes by in the cell
 _TICK = 0.1  # seconds between looks at the interrupt and the progress clock
@@ -501,7 +508,26 @@ class _Run:
         return EachResult(
             self.items, self.done, self.failed, time.monotonic() - self.started,
             interrupted=self.interrupted, stopped=self.stopped, saved=saved[0], kept=saved[1],
+            load=load_result,
         )  # fmt: skip
+
+
+def load_result(element: Element, done: Done) -> Result:
+    """An element's whole result, its pictures read back from the store: what an
+    ``EachResult`` calls to give ``result[K]``."""
+    if done.kept is not None:
+        return done.kept
+    store = open_store(settings().store)
+    row = next((r for key in done.keys if (r := store.lookup(key, done.endpoint))), None)
+    if row is None:
+        raise StoreError(
+            f"The answer to element #{element.index} ({element.label}) is no longer in the "
+            f"store {store.root}: re-run the cell to ask for it again."
+        )
+    request = turns.plan(element.ask).request
+    replies, previews = cache.rebuild(store, row, request)
+    return Result(request, replies, done.elapsed, simulated=done.simulated, cached=done.cached,
+                  previews=previews, generation_id=row.id)  # fmt: skip
 
 
 def _rpm_fix() -> str:

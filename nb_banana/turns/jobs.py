@@ -406,7 +406,7 @@ def each_result(
             failed[item.index] = each.Failure(item.index, item.label, outcome)
         else:
             done[item.index] = replace(outcome, index=item.index)
-    return each.EachResult(items, done, failed, elapsed)
+    return each.EachResult(items, done, failed, elapsed, load=each.load_result)
 
 
 def _by_element(responses: list[Any], docs: list[dict[str, Any]]) -> list[list[Any]]:

@@ -27,6 +27,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..answer import display  # noqa: F401 - loads how a Result draws itself (display.py)
+from ..answer.dry_run import DryRun
 from ..answer.previews import make_previews
 from ..answer.result import Result
 from ..errors import ApiError, BananaError, OptionError, StoreError
@@ -285,23 +287,6 @@ def dry_run(ask: Ask) -> DryRun:
         and settings().cache
         and _lookup(store, planned.keys, planned.endpoint) is not None,
     )
-
-
-@dataclass(frozen=True)
-class DryRun:
-    """What ``--dry-run`` shows: the request as it would go out, and its estimated cost."""
-
-    request: Request
-    history_turns: int
-    endpoint: str
-    body: dict[str, Any]
-    estimate: float
-    cached: bool = False
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
-        from ..answer.display import dry_run_bundle
-
-        return dry_run_bundle(self)
 
 
 def from_store(plan: Plan) -> Result | None:

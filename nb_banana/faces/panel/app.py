@@ -17,6 +17,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ...answer.comparison import Comparison
 from ...answer.display import caption
 from ...answer.result import Result
 from ...errors import CancelledError, OptionError
@@ -26,7 +27,6 @@ from ...gemini.usage import format_usd
 from ...memory.chat import Chat
 from ...turns import comparison
 from ...turns import runner as turns
-from ...turns.comparison import Comparison
 from ...turns.session import session
 from .call import Call
 from .form import Form, Options

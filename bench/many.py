@@ -146,7 +146,7 @@ def _child(url: str, store: str) -> None:
     from IPython.testing.globalipapp import start_ipython
     from IPython.utils.capture import capture_output
 
-    from nb_banana.gemini.settings import settings
+    from nb_banana.context import settings
 
     shell = start_ipython()
     shell.run_line_magic("load_ext", "nb_banana")

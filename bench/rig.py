@@ -17,10 +17,9 @@ from typing import Any
 from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import CapturedIO, capture_output
 
-from nb_banana.context import context
-from nb_banana.gemini.settings import settings
+from nb_banana.context import context, settings
+from nb_banana.memory.session import Session
 from nb_banana.simulator import Simulator
-from nb_banana.turns.session import Session
 
 KEY = "bench-key-0123456789abcdef"
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .answer.result import Result
     from .faces.api import agenerate, compare, generate, generate_each, provenance
     from .faces.markup import markup
+    from .faces.panel import panel
     from .memory.chat import Chat
     from .turns.batch import submit_batch
 
@@ -30,6 +31,7 @@ __all__ = [
     "generate_each",
     "load_ipython_extension",
     "markup",
+    "panel",
     "provenance",
     "submit_batch",
 ]
@@ -45,6 +47,7 @@ _LAZY = {
     "Comparison": "answer.comparison",
     "provenance": "faces.api",
     "markup": "faces.markup",
+    "panel": "faces.panel",
     "submit_batch": "turns.batch",
 }
 
@@ -59,8 +62,11 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics and the ``Banana`` settings with this shell."""
+    # The magics, the settings and the kernel's context load when the extension does, so
+    # that ``import nb_banana`` alone stays light.
+    from .context import settings
     from .faces.magics import BananaMagics, watch_cells
-    from .gemini.settings import register, settings
+    from .gemini.settings import register
 
     register(ipython, settings())
     ipython.register_magics(BananaMagics)

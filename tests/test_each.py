@@ -28,9 +28,8 @@ from PIL import Image
 
 import nb_banana
 from nb_banana.answer.each_result import Failure
+from nb_banana.context import open_store, settings
 from nb_banana.gemini import engine
-from nb_banana.gemini.settings import settings
-from nb_banana.memory.store import open_store
 from nb_banana.simulator import Fault
 from nb_banana.turns.each import Pacer
 

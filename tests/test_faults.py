@@ -24,14 +24,13 @@ from PIL import Image
 
 from nb_banana.answer import display
 from nb_banana.answer.result import Result
+from nb_banana.context import session, settings
 from nb_banana.errors import NoImageError
 from nb_banana.gemini.engine import translate
 from nb_banana.gemini.request import build_request
-from nb_banana.gemini.settings import settings
 from nb_banana.gemini.wire import parse_reply
 from nb_banana.memory.store import Store
 from nb_banana.simulator import Fault
-from nb_banana.turns.session import session
 
 from .conftest import TEST_KEY
 

@@ -14,10 +14,11 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import nb_banana
+from nb_banana.context import settings
 from nb_banana.errors import OptionError
-from nb_banana.gemini import catalog, models
+from nb_banana.gemini import models
 from nb_banana.gemini.request import build_request
-from nb_banana.gemini.settings import settings
+from nb_banana.turns import catalog
 
 
 def run(ip, line: str, cell: str):

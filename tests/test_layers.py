@@ -37,36 +37,6 @@ LAYERS: list[tuple[str, ...]] = [
     ("nb_banana.errors", "nb_banana.version"),  # shared by all
 ]
 
-# Upward ties that remain, each with the reason it is still there. The test fails on any
-# upward import not listed here and on any entry here that no longer exists, so the list
-# only shrinks.
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("nb_banana.context", "nb_banana.turns.session"): "the context builds the Session",
-    ("nb_banana.gemini.catalog", "nb_banana.context"): "keeps the model lists on the context",
-    ("nb_banana.gemini.engine", "nb_banana.context"): "engine() accessor reads the context",
-    (
-        "nb_banana.gemini.offline",
-        "nb_banana.memory.store",
-    ): "puts the simulator's jobs in the store",
-    ("nb_banana.gemini.settings", "nb_banana.context"): "settings() accessor reads the context",
-    ("nb_banana.memory.store", "nb_banana.context"): "store() accessor reads the context",
-}
-
-# The modules still in one circle, all through the upward ties above. The test fails when
-# the circle takes in a module not listed here or when a listed one has left it.
-KNOWN_CIRCLE: frozenset[str] = frozenset(
-    {
-        "nb_banana.context",
-        "nb_banana.gemini.engine",
-        "nb_banana.gemini.offline",
-        "nb_banana.gemini.settings",
-        "nb_banana.memory.chat",
-        "nb_banana.memory.store",
-        "nb_banana.turns.budget",
-        "nb_banana.turns.session",
-    }
-)
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
@@ -169,21 +139,15 @@ def test_every_module_has_a_layer() -> None:
 
 
 def test_no_import_circle() -> None:
-    found = [part for part in circles(import_graph()) if set(part) != KNOWN_CIRCLE]
+    found = circles(import_graph())
     assert found == [], "import circles (function-level and TYPE_CHECKING imports count):\n" + (
         "\n".join(" ↔ ".join(part) for part in found)
     )
 
 
 def test_imports_point_down() -> None:
-    found = upward(import_graph())
-    new = sorted(found - KNOWN_UPWARD.keys())
-    assert new == [], "upward imports:\n" + "\n".join(f"{s} → {t}" for s, t in new)
-
-
-def test_known_upward_ties_still_exist() -> None:
-    """An entry in ``KNOWN_UPWARD`` that was mended is struck from the list."""
-    assert sorted(KNOWN_UPWARD.keys() - upward(import_graph())) == []
+    found = sorted(upward(import_graph()))
+    assert found == [], "upward imports:\n" + "\n".join(f"{s} → {t}" for s, t in found)
 
 
 @pytest.mark.parametrize(

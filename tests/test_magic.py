@@ -14,8 +14,8 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from PIL import Image
 
+from nb_banana.context import session
 from nb_banana.faces.magics import BananaMagics
-from nb_banana.turns.session import session
 
 
 def run(ip, line: str, cell: str):

@@ -14,13 +14,13 @@ from PIL import Image, ImageChops, ImageDraw
 from traitlets import TraitError
 
 import nb_banana
+from nb_banana.context import settings
 from nb_banana.errors import ImageInputError
 from nb_banana.faces.markup import Markup, markup
 from nb_banana.faces.markup.marks import PALETTE, metrics_for
 from nb_banana.faces.markup.render import label_font
 from nb_banana.faces.panel.references import reference
 from nb_banana.gemini.images import encode_image, is_image_like
-from nb_banana.gemini.settings import settings
 
 from . import test_panel
 from .conftest import restart_kernel
@@ -397,8 +397,8 @@ def test_mark_ups_made_in_one_cell_each_keep_their_own(ip, sim):
 def test_marks_kept_by_the_picture_in_an_older_store_are_still_opened(ip, sim):
     """A store from before marks were kept per mark-up holds them by the picture's digest:
     a mark-up opens with them and keeps them as its own from then on."""
+    from nb_banana.context import open_store
     from nb_banana.faces.markup.widget import _digest
-    from nb_banana.memory.store import open_store
 
     photo = gradient(640, 480)
     store = open_store(settings().store)

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nb_banana.context import session
 from nb_banana.faces.panel import Panel
-from nb_banana.gemini import catalog
 from nb_banana.simulator import Fault
-from nb_banana.turns.session import session
+from nb_banana.turns import catalog
 
 NOW = datetime.now(timezone.utc)
 

@@ -16,13 +16,11 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from nb_banana.context import context
+from nb_banana.context import context, session, settings
 from nb_banana.gemini import engine
-from nb_banana.gemini.settings import settings
 from nb_banana.memory import cache
 from nb_banana.memory.store import Store
 from nb_banana.simulator import Fault, Simulator, server
-from nb_banana.turns.session import session
 
 from .conftest import TEST_SIGNATURE_BYTES, restart_kernel
 from .kernels import kernels

@@ -11,9 +11,9 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from PIL import Image
 
+from nb_banana.context import session
 from nb_banana.simulator import Fault
 from nb_banana.turns import runner as turns
-from nb_banana.turns.session import session
 
 from .conftest import restart_kernel
 

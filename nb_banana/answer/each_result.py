@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from ..errors import BananaError
+from ..gemini.usage import format_usd
 from . import drawing
+from .previews import thumbnail
 
 THUMB_PX = 160  # the contact sheet's pictures: small enough for a hundred in a notebook
 
@@ -74,7 +76,6 @@ class Done:
         """What a run keeps of a result: thumbnails (from the screen-sized previews, which
         decode faster) and where the rest is in the store; the whole result only if the
         store could not take it."""
-        from .previews import thumbnail
 
         shown = result.previews or result.outputs
         return cls(
@@ -175,7 +176,6 @@ class EachResult(Sequence["Result | None"]):
 
 def summary(result: EachResult) -> str:
     """One line: how many were done, from the store, failed, not asked; time and cost."""
-    from ..gemini.usage import format_usd
 
     parts = [f"{len(result.done)} of {len(result)} done"]
     if result.cached:
@@ -193,7 +193,7 @@ def notes(result: EachResult) -> list[str]:
     """Why a run ended early, the elements' own notes (each distinct one once: a model
     replaced for every element is said once, not a hundred times), and what ``--save``
     did."""
-    from .result import saved_line
+    from .result import saved_line  # loads the SDK: not at %load_ext
 
     lines = []
     if result.interrupted:

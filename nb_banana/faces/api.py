@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..answer import stamp
 from ..answer.result import Result
+from ..context import open_store_or_none, settings
 from ..gemini.request import as_items, check_count
-from ..gemini.settings import settings
 from ..memory import history
 from ..memory.chat import Chat
-from ..memory.store import open_store_or_none
 from ..turns import runner as turns
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ def compare(
     model. An option a model lacks is dropped on its row, with a note; one no model takes
     is refused. Like ``generate``, it starts no chat.
     """
-    from ..turns import comparison
+    from ..turns import comparison  # loads the SDK: not at %load_ext
 
     check_count(n)
     ask = turns.Ask(
@@ -108,8 +107,8 @@ def generate_each(
     """
     from IPython import get_ipython
 
-    from ..turns import each
-    from .progress import shown
+    from ..turns import each  # loads the SDK: not at %load_ext
+    from .progress import shown  # loads the SDK (via each): not at %load_ext
 
     check_count(n)
     if namespace is None:

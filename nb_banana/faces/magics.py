@@ -18,10 +18,12 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
+from ..context import context, session, settings
 from ..errors import BananaError, ImageInputError, OptionError
 from ..gemini import secrets
+from ..gemini.images import is_image_like
 from ..gemini.options import normalise_search
-from ..turns.session import session
+from ..gemini.request import check_count, items_from_prompt
 from .subcommands import SUBCOMMANDS, TAKE_TEXT
 
 if TYPE_CHECKING:
@@ -136,10 +138,8 @@ class BananaMagics(Magics):
         self._generate(args, cell)
 
     def _generate(self, args: argparse.Namespace, text: str) -> None:
-        from ..context import context
-        from ..gemini.request import check_count
-        from ..turns import runner as turns
-        from ..turns.comparison import model_list
+        from ..turns import runner as turns  # loads the SDK: not at %load_ext
+        from ..turns.comparison import model_list  # loads the SDK: not at %load_ext
 
         check_count(args.count)
         if args.pick is not None and args.chat is None:
@@ -168,8 +168,6 @@ class BananaMagics(Magics):
         self._finish(self._call(ask), args)
 
     def _items(self, text: str, image_names: list[str], ns: dict[str, Any]) -> list[Item]:
-        from ..gemini.images import is_image_like
-        from ..gemini.request import items_from_prompt
 
         items = items_from_prompt(text, ns)
         for name in image_names:
@@ -185,7 +183,7 @@ class BananaMagics(Magics):
         return items
 
     def _call(self, ask: Ask) -> Result:
-        from ..turns import runner as turns
+        from ..turns import runner as turns  # loads the SDK: not at %load_ext
 
         planned = turns.plan(ask)
         handle, tick = self._status(planned.request.model.id, planned.request.count)
@@ -200,9 +198,8 @@ class BananaMagics(Magics):
 
     def _compare(self, ask: Ask, models: list[str], args: argparse.Namespace) -> None:
         """``-m lite,flash,pro``: the same ask to every model at once, a row per model."""
-        from ..answer.display import comparison_bundle
-        from ..gemini.settings import settings
-        from ..turns import comparison
+        from ..answer.display import comparison_bundle  # loads the SDK: not at %load_ext
+        from ..turns import comparison  # loads the SDK: not at %load_ext
 
         if args.save:
             raise OptionError(
@@ -230,10 +227,10 @@ class BananaMagics(Magics):
 
         An interrupt ends the run, not the cell: what finished is shown and bound.
         """
-        from ..turns import each
-        from ..turns import runner as turns
-        from ..turns.comparison import model_list
-        from .progress import shown
+        from ..turns import each  # loads the SDK: not at %load_ext
+        from ..turns import runner as turns  # loads the SDK: not at %load_ext
+        from ..turns.comparison import model_list  # loads the SDK: not at %load_ext
+        from .progress import shown  # loads the SDK (via each): not at %load_ext
 
         if args.chat is not None:
             raise OptionError("-c does not go with --each: each element is a picture of its "
@@ -269,8 +266,7 @@ class BananaMagics(Magics):
     def _batch(self, items: list[Any], args: argparse.Namespace) -> None:
         """``--each NAME --batch``: submit, or (re-run) show the jobs' state, or their
         results once they have succeeded; nothing is submitted twice (``batch.py``)."""
-        from ..context import context
-        from ..turns import batch
+        from ..turns import batch  # loads the SDK: not at %load_ext
 
         if args.save:
             raise OptionError("--save does not go with --batch: once the job has succeeded, "
@@ -289,7 +285,7 @@ class BananaMagics(Magics):
 
     def _status(self, model: str, count: int) -> tuple[Any, Callable[[float], None]]:
         """The status line shown while a call is out (in a kernel), and what updates it."""
-        from ..answer.display import status_bundle
+        from ..answer.display import status_bundle  # loads the SDK: not at %load_ext
 
         handle = None
         if getattr(self.shell, "kernel", None) is not None:
@@ -302,7 +298,7 @@ class BananaMagics(Magics):
         return handle, tick
 
     def _show(self, result: Result, handle: Any) -> None:
-        from ..answer.display import result_bundle
+        from ..answer.display import result_bundle  # loads the SDK: not at %load_ext
 
         self._put(*result_bundle(result, with_text=False), handle)
         if result.text:  # the bundle left it out: shown once, as Markdown or as plain text
@@ -321,7 +317,7 @@ class BananaMagics(Magics):
         if args.out:
             ns[args.out] = result
         if args.save:
-            from ..answer.result import saved_line
+            from ..answer.result import saved_line  # loads the SDK: not at %load_ext
 
             print(saved_line(result.save(args.save, overwrite=args.overwrite)))
 
@@ -329,7 +325,6 @@ class BananaMagics(Magics):
 def watch_cells(shell: Any) -> None:
     """Know which notebook cell is running: Jupyter gives each cell an id, and re-runs of a
     cell are recognised by it (``turns``). A terminal IPython gives none."""
-    from ..context import context
 
     def before(info: Any) -> None:
         context().cell = getattr(info, "cell_id", None) or None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..gemini.catalog import Catalog
 from ..gemini.models import ASPECT_RATIOS, CLASSIC_RATIOS, MODELS, TABLE_CHECKED, ModelSpec
 from ..gemini.usage import format_usd
+from ..turns.catalog import Catalog
 
 _HEAD = (
     "| model | name | aliases | status | sizes | ratios | search | thinking | price per image |",

@@ -10,13 +10,13 @@ from typing import Any
 
 from IPython.display import display
 
+from ..context import open_store, session, settings
 from ..errors import OptionError
-from ..gemini import offline, secrets
-from ..gemini.settings import settings
+from ..gemini import secrets
 from ..gemini.usage import format_usd
 from ..memory.chat import Chat
+from ..turns import offline
 from ..turns.budget import standing
-from ..turns.session import session
 
 
 def key(shell: Any, rest: str) -> None:
@@ -51,8 +51,8 @@ def last_error(shell: Any, rest: str) -> None:
 
 def models(shell: Any, rest: str) -> None:
     """The model table, and what the API itself lists today when a key is set."""
-    from ..gemini.catalog import wait
-    from .modeltable import models_markdown
+    from ..turns.catalog import wait  # a %banana word's own: not at %load_ext
+    from .modeltable import models_markdown  # a %banana word's own: not at %load_ext
 
     text = models_markdown(wait())
     display({"text/markdown": text, "text/plain": text}, raw=True)
@@ -68,8 +68,7 @@ def show_settings(shell: Any, rest: str) -> None:
 
 def history(shell: Any, rest: str) -> None:
     """A searchable gallery of past generations, newest first."""
-    from ..memory.history import gallery_html
-    from ..memory.store import open_store
+    from ..memory.history import gallery_html  # a %banana word's own: not at %load_ext
 
     text = " ".join(_words(rest))
     store = open_store(settings().store)
@@ -80,8 +79,7 @@ def history(shell: Any, rest: str) -> None:
 
 
 def export(shell: Any, rest: str) -> None:
-    from ..memory.history import export as export_rows
-    from ..memory.store import open_store
+    from ..memory.history import export as export_rows  # a %banana word's own: not at %load_ext
 
     words = _words(rest)
     if len(words) != 1:
@@ -96,7 +94,6 @@ def export(shell: Any, rest: str) -> None:
 
 def usage(shell: Any, rest: str) -> None:
     """This kernel's calls and the store's all-time totals."""
-    from ..memory.store import open_store
 
     s = session()
     store = open_store(settings().store)
@@ -126,7 +123,7 @@ _ENDPOINT_NAMES = {"gemini": "Gemini", "simulator": "simulator (placeholders, no
 
 
 def list_chats(shell: Any, rest: str) -> None:
-    from .timeline import chats_html, chats_text
+    from .timeline import chats_html, chats_text  # a %banana word's own: not at %load_ext
 
     chats = session().chats
     display({"text/html": chats_html(chats), "text/plain": chats_text(chats)}, raw=True)
@@ -134,8 +131,8 @@ def list_chats(shell: Any, rest: str) -> None:
 
 def show_chat(shell: Any, rest: str) -> None:
     """The timeline of one chat (the current one without a name)."""
-    from ..gemini.wire import body_bytes
-    from .timeline import timeline_html, timeline_text
+    from ..gemini.wire import body_bytes  # loads the SDK: not at %load_ext
+    from .timeline import timeline_html, timeline_text  # a %banana word's own: not at %load_ext
 
     chat = _named_or_current(_one_name(rest))
     size = body_bytes(chat.history()) if chat.turns else 0
@@ -163,7 +160,7 @@ def reset(shell: Any, rest: str) -> None:
 def jobs(shell: Any, rest: str) -> None:
     """``%banana jobs`` lists the Batch API jobs; ``jobs NAME`` shows one and, once it has
     succeeded, fetches its results into the store and shows them; ``jobs cancel NAME``."""
-    from ..turns import jobs as kept
+    from ..turns import jobs as kept  # loads the SDK: not at %load_ext
 
     words = _words(rest)
     if not words:
@@ -190,7 +187,7 @@ def jobs(shell: Any, rest: str) -> None:
 
 def panel(shell: Any, rest: str) -> None:
     """Show the widget panel; imported here so that loading the extension skips ipywidgets."""
-    from .panel import panel as show_panel
+    from .panel import panel as show_panel  # the widgets: not at %load_ext
 
     show_panel()
 

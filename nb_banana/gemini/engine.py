@@ -144,24 +144,6 @@ class Engine:
         return self._limit[1]
 
 
-def engine() -> Engine:
-    """This kernel's engine (one loop thread, its clients)."""
-    from ..context import context
-
-    return context().engine
-
-
-def current_client() -> genai.Client:
-    """The client for the endpoint in force (the simulator's when offline) and its key."""
-    from .offline import is_offline
-    from .settings import settings
-
-    # No local holds the key: a verbose traceback (%xmode Verbose) prints every frame's locals.
-    return engine().client(
-        secrets.OFFLINE_KEY if is_offline() else secrets.api_key(), settings().base_url
-    )
-
-
 def endpoint(base_url: str) -> str:
     """Where calls go, as the SDK will decide it (for messages and dry runs)."""
     return base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_ENDPOINT

@@ -142,10 +142,3 @@ def register(shell: Any, banana: Banana, replacing: Banana | None = None) -> Non
     if banana not in shell.configurables:
         shell.configurables.append(banana)
     banana.update_config(shell.config)
-
-
-def settings() -> Banana:
-    """This kernel's settings instance (the extension registers this same one)."""
-    from ..context import context
-
-    return context().settings

@@ -22,22 +22,19 @@ from google.genai import types
 
 from ..answer.previews import Preview
 from ..answer.result import Result
-from ..gemini import wire
+from ..gemini import engine, wire
 from ..gemini.models import resolve_model
 from ..gemini.request import Request, request_document
 from ..gemini.usage import Usage
 from .store import REAL_SERVICE, SIMULATOR, Row, Store, cache_key
 
 
-def endpoint_class(base_url: str | None = None) -> str:
+def endpoint_class(base_url: str, offline: bool) -> str:
     """Who answers: "simulator" (``%banana offline``, or the base URL is the shared
     simulator's), "gemini" (the real service: no base URL, or Google's own), or the custom
-    base URL itself."""
-    from ..gemini import engine, offline
-    from ..gemini.settings import settings
-
-    url = (settings().base_url if base_url is None else base_url).rstrip("/")
-    if offline.is_offline() or (url and url == _shared_simulator_url()):
+    base URL itself. ``turns/offline.py`` passes the setting and the switch in force."""
+    url = base_url.rstrip("/")
+    if offline or (url and url == _shared_simulator_url()):
         return SIMULATOR
     url = url or os.environ.get("GOOGLE_GEMINI_BASE_URL", "").rstrip("/")
     return REAL_SERVICE if url in ("", engine.DEFAULT_ENDPOINT.rstrip("/")) else url

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError, StoreError
+from ..gemini.models import live_model
+from .store import MissingBlobError
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -115,8 +117,7 @@ class Chat:
     def history(self, pick: int | None = None, upto: int | None = None) -> list[types.Content]:
         """The contents to send before turn ``upto`` (default: all), rebuilt from the blobs;
         ``pick`` overrides the choice of the turn before it."""
-        from ..gemini.wire import content_from_doc
-        from .store import MissingBlobError
+        from ..gemini.wire import content_from_doc  # loads the SDK: not at %load_ext
 
         turns = self.turns[:upto]
         if pick is not None:
@@ -148,7 +149,6 @@ class Chat:
 
     def check_model(self, model_id: str) -> None:
         """Refuse another model mid-thread; a shut-down model's replacement may carry on."""
-        from ..gemini.models import live_model
 
         if self.turns and model_id not in (self.model_id, live_model(self.model_id)[0].id):
             raise OptionError(
@@ -170,7 +170,7 @@ class Chat:
     ) -> None:
         """Record a successful exchange (and the ``--pick`` that led to it) as turn ``at``
         (default: the last); the turns from ``at`` on are replaced."""
-        from ..gemini.wire import content_to_doc
+        from ..gemini.wire import content_to_doc  # loads the SDK: not at %load_ext
 
         del self.turns[at:]
         if pick is not None:

@@ -655,36 +655,3 @@ def explain(root: Path, exc: BaseException) -> str:
         return f"{where} cannot be written: the disk is full; free some space, {elsewhere}."
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return f"The store {root} failed ({reason}): check the folder, {elsewhere}."
-
-
-_open_lock = threading.Lock()
-
-
-def open_store_or_none(setting: str) -> Store | None:
-    """The store, or ``None`` when its folder cannot be used (read-only, full): work goes on."""
-    try:
-        return open_store(setting)
-    except StoreError:
-        return None
-
-
-def open_store(setting: str) -> Store:
-    """The ``Store`` for a setting, opened once per kernel.
-
-    A relative setting (the default ``.nb_banana``) is resolved against the working folder
-    when first used, and again only when ``Banana.store`` changes, so ``%cd`` does not split
-    the notebook's store in two.
-    """
-    from ..context import context
-
-    ctx = context()
-    with _open_lock:
-        if ctx.store_root is None or ctx.store_root[0] != setting:
-            ctx.store_root = (setting, resolve_root(setting))
-        root = ctx.store_root[1]
-        if root not in ctx.stores:
-            try:
-                ctx.stores[root] = Store(root)
-            except (OSError, sqlite3.Error) as exc:
-                raise StoreError(explain(root, exc)) from exc
-        return ctx.stores[root]

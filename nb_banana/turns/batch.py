@@ -25,15 +25,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from ..context import context
+from ..context import context, open_store, session, settings
 from ..errors import BananaError, BatchError, OptionError, StoreError
+from ..gemini import wire
 from ..gemini.models import BATCH_INLINE_BYTES as MAX_INLINED_BYTES
 from ..gemini.request import Request, TextPart, as_items, check_count
-from ..gemini.settings import settings
 from ..gemini.usage import format_usd
-from ..memory import cache
-from ..memory.store import ENDED_WITHOUT_RESULTS, JobRow, Store, open_store
-from . import budget, each
+from ..memory.chat import notebook_name
+from ..memory.store import ENDED_WITHOUT_RESULTS, JobRow, Store
+from . import budget, each, offline
 from .jobs import (
     MISSING,
     Job,
@@ -46,7 +46,6 @@ from .jobs import (
     wait_for,
 )
 from .runner import Ask, Plan, plan, release
-from .session import session
 
 # JSON around one inlined request (options, field names, metadata), counted generously.
 _REQUEST_OVERHEAD = 1024
@@ -226,7 +225,7 @@ def submit(
     if not elements:
         return []
     store = open_store(settings().store)  # a job kept nowhere would be lost: no store, no job
-    endpoint = cache.endpoint_class()
+    endpoint = offline.endpoint_class()
     groups = split(elements)
     total = sum(_estimate(item.request) for item in elements)
     hold = budget.reserve_amount(total, store, endpoint, batch_size=len(elements))
@@ -258,8 +257,6 @@ def _create(group: Sequence[Element], blank: JobRow, store: Store, notes: list[s
     The elements' input images go to the store first (so a restarted kernel can record
     the answers); if that fails, nothing has been sent.
     """
-    from ..gemini import wire
-
     docs = [_doc(e, store) for e in group]
     src = [
         request
@@ -315,7 +312,7 @@ def submit_or_resume(
     that failed inside a job that succeeded (a 500, a refusal): it goes into a new job with
     the other failed ones, as a live ``--each`` re-run asks again for its failures."""
     store = open_store(settings().store)
-    endpoint = cache.endpoint_class()
+    endpoint = offline.endpoint_class()
     scope = session().chats.scope
     notes = _request_notes(elements)
     name = display_name or default_display_name(cell)
@@ -527,7 +524,6 @@ def _estimate(request: Request) -> float:
 def default_display_name(cell: str | None) -> str:
     """The ``displayName`` the API requires: the notebook and the cell, so a job is known
     for what it is in Google's console too (``nb_banana · many.ipynb · cell 3f2a1b9c…``)."""
-    from ..memory.chat import notebook_name
 
     notebook = notebook_name()
     parts = ["nb_banana", Path(notebook).name if notebook else session().chats.scope]

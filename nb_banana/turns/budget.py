@@ -18,51 +18,15 @@ since it may be a proxy to the real service.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ..context import session, settings
 from ..errors import BudgetError
 from ..gemini.models import BATCH_PRICE, default_model
 from ..gemini.request import Request
-from ..gemini.settings import settings
 from ..gemini.usage import estimate_before, format_usd
+from ..memory.session import Hold
 from ..memory.store import REAL_SERVICE, SIMULATOR, Store
-
-
-@dataclass
-class Hold:
-    """One call's estimate, counted as in flight until ``release`` (idempotent)."""
-
-    amount: float
-    ledger: Ledger | None = field(default=None, repr=False)
-
-    def release(self) -> None:
-        if self.ledger is not None:
-            self.ledger.drop(self)
-            self.ledger = None
-
-
-class Ledger:
-    """This kernel's calls in flight: money committed that the store does not show yet."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self._holds: list[Hold] = []
-
-    @property
-    def total(self) -> float:
-        with self.lock:
-            return sum(hold.amount for hold in self._holds)
-
-    def hold(self, amount: float) -> Hold:
-        with self.lock:
-            held = Hold(amount, self)
-            self._holds.append(held)
-            return held
-
-    def drop(self, held: Hold) -> None:
-        with self.lock:
-            self._holds = [h for h in self._holds if h is not held]
 
 
 @dataclass(frozen=True)
@@ -95,8 +59,6 @@ class Standing:
 
 def standing(store: Store | None) -> Standing:
     """The budget's figures now (the store's jobs include those it could not write yet)."""
-    from .session import session  # session holds the ledger: imported here, not in a circle
-
     spent = store.billed_cost() if store is not None else 0.0
     jobs = store.jobs() if store is not None else []
     awaited = sum(row.estimate for row in jobs if row.awaited)
@@ -118,8 +80,6 @@ def reserve_amount(
     batch_size: int = 0,
 ) -> Hold:
     """``reserve`` for an amount: a batch's total (``batch_size`` elements)."""
-    from .session import session
-
     ledger = session().ledger
     if not settings().budget_usd or endpoint == SIMULATOR:
         return Hold(0.0)

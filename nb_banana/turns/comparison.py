@@ -24,6 +24,7 @@ from typing import Any
 
 from ..answer.comparison import Comparison, Row
 from ..answer.result import Result
+from ..context import engine
 from ..errors import BananaError, OptionError
 from ..gemini.models import ModelSpec, UnknownModel, live_model
 from ..gemini.request import refuse_untaken
@@ -149,7 +150,6 @@ def run(
 ) -> Comparison:
     """The whole comparison, waiting: every call in flight at once; an interrupt cancels
     them all and commits none of them."""
-    from ..gemini.engine import engine
 
     plans = plan(row_asks)
     try:

@@ -46,6 +46,7 @@ from typing import Any
 from ..answer.each_result import Done, EachResult, Failure
 from ..answer.files import extension_for
 from ..answer.result import Result
+from ..context import engine, open_store, settings
 from ..errors import (
     ApiError,
     BananaError,
@@ -57,9 +58,8 @@ from ..errors import (
 )
 from ..gemini.prompt import Ref, parse
 from ..gemini.request import Item, items_from_prompt
-from ..gemini.settings import settings
 from ..memory import cache
-from ..memory.store import cache_key, open_store
+from ..memory.store import cache_key
 from . import runner as turns
 
 ITEM = "item"  # the name the current element goes by in the cell
@@ -472,7 +472,6 @@ class _Run:
     def _drain(self) -> None:
         """Cancel the calls in flight (one that had already finished is committed), and
         wait for every commit under way: an answer that came back is never dropped."""
-        from ..gemini.engine import engine
 
         if self.flight:
             eng = engine()

@@ -20,18 +20,17 @@ from typing import Any, TypeVar
 
 from ..answer.previews import make_previews
 from ..answer.result import Result
+from ..context import open_store, session, settings
 from ..errors import BananaError, BatchError, StoreError, TransientError
-from ..gemini import secrets
+from ..gemini import engine, secrets, wire
 from ..gemini.images import EncodedImage
 from ..gemini.models import resolve_model
 from ..gemini.request import ImagePart, Request, TextPart
-from ..gemini.settings import settings
 from ..gemini.usage import format_usd
 from ..memory import cache
-from ..memory.store import ENDED_WITHOUT_RESULTS, SIMULATOR, JobRow, Store, open_store
-from . import each
+from ..memory.store import ENDED_WITHOUT_RESULTS, SIMULATOR, JobRow, Store
+from . import each, offline
 from .runner import Ask
-from .session import session
 
 _DONE = ("SUCCEEDED", "PARTIALLY_SUCCEEDED")
 _GONE = "GONE"  # not an API state: the API answered 404 for the job
@@ -236,8 +235,6 @@ class Job:
 
     def _record(self, doc: dict[str, Any], items: list[Any]) -> Result | str:
         """One element's answer into the store; its reason when no sample came back whole."""
-        from ..gemini import wire
-
         request = _request_from_doc(doc["request"], self._store)
         outcomes: list[wire.Reply | BananaError] = []
         for item in items:
@@ -334,7 +331,7 @@ def listing(store: Store | None = None) -> str:
     known = kept(store)
     if not known:
         return "No Batch API jobs in the store yet: %%banana --each NAME --batch submits one."
-    endpoint = cache.endpoint_class()
+    endpoint = offline.endpoint_class()
     unchecked = ""
     for job in known:
         if job.done or job.row.endpoint != endpoint or unchecked:
@@ -482,14 +479,13 @@ def _request_from_doc(doc: dict[str, Any], store: Store) -> Request:
 def call(action: Callable[[Any], T], row: JobRow, doing: str) -> T:
     """One call to ``client.batches``, on the endpoint the job belongs to; an SDK failure
     becomes one line with its cause and fix, the key scrubbed from what is chained."""
-    from ..gemini import engine
 
-    if row.endpoint and row.endpoint != cache.endpoint_class():
+    if row.endpoint and row.endpoint != offline.endpoint_class():
         raise BatchError(
             f"{row.name or 'This job'} belongs to {_where(row.endpoint)}, not to the endpoint "
             f"in use: {_back_to(row.endpoint)} to reach it."
         )
-    client = engine.current_client()
+    client = offline.current_client()
     try:
         return action(client)
     except Exception as exc:
@@ -503,8 +499,6 @@ class _JobGone(BatchError):
 def _explained(exc: Exception, row: JobRow, doing: str) -> BananaError:
     """The one line for a failed ``client.batches`` call: a 400 names the Batch API, a 404
     the job, anything else reads as a live call's failure would, after what was being done."""
-    from ..gemini import engine
-
     if isinstance(exc, BananaError):
         return exc
     code = getattr(exc, "code", None)

@@ -27,20 +27,23 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import context as kernel
 from ..answer import display  # noqa: F401 - loads how a Result draws itself (display.py)
 from ..answer.dry_run import DryRun
 from ..answer.previews import make_previews
 from ..answer.result import Result
+from ..context import open_store, open_store_or_none, session, settings
 from ..errors import ApiError, BananaError, OptionError, StoreError
+from ..gemini import engine, wire
 from ..gemini.models import INLINE_REQUEST_BYTES
 from ..gemini.request import Item, Request, build_request
-from ..gemini.settings import settings
 from ..gemini.usage import estimate_before
 from ..memory import cache
 from ..memory.chat import Chat, Chats
-from ..memory.store import SIMULATOR, Row, Store, open_store_or_none
-from .budget import Hold, reserve
-from .session import session
+from ..memory.session import Hold
+from ..memory.store import SIMULATOR, Row, Store
+from . import offline
+from .budget import reserve
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def plan(ask: Ask) -> Plan:
     book = chats()
     with book.lock:
         chat, at, new = _target(ask, book)
-        endpoint = cache.endpoint_class()
+        endpoint = offline.endpoint_class()
         try:
             request = _request(ask, chat, at)
             if chat is not None:
@@ -268,8 +271,6 @@ def _rerun_by_key(
 
 def dry_run(ask: Ask) -> DryRun:
     """The request as it would go out, its cost, and whether the store would answer it."""
-    from ..gemini import engine, wire
-
     planned = plan(ask)
     release(planned)
     request = planned.request
@@ -331,12 +332,11 @@ def send(plan: Plan, *, paced: bool = False) -> concurrent.futures.Future[list[A
     on its own clock, blind to that delay, so for such calls it retries only 5xx and
     timeouts, and the 429 comes back at once.
     """
-    from ..gemini.engine import engine
 
     _check_weight(plan)
     _hold([plan])
     try:
-        future = engine().submit(_call(plan, paced)())
+        future = kernel.engine().submit(_call(plan, paced)())
     except BaseException:
         _unhold([plan])
         raise
@@ -347,8 +347,6 @@ def send(plan: Plan, *, paced: bool = False) -> concurrent.futures.Future[list[A
 def _check_weight(plan: Plan) -> None:
     """Refuse, before sending, a turn whose request would pass the API's inline limit: a
     long chat sends every earlier picture and thought signature back with each turn."""
-    from ..gemini import wire  # the SDK's types: loaded on the first call, not at %load_ext
-
     size = wire.body_bytes(wire.contents(plan.request, plan.history))
     if size <= INLINE_REQUEST_BYTES:
         return
@@ -364,7 +362,6 @@ def _check_weight(plan: Plan) -> None:
 def send_all(plans: Sequence[Plan]) -> concurrent.futures.Future[list[list[Any]]]:
     """Several turns' calls in flight together (a comparison's rows), as one future: one
     interrupt or Stop cancels them all. The budget counts them together."""
-    from ..gemini.engine import engine
 
     for planned in plans:
         _check_weight(planned)
@@ -384,7 +381,7 @@ def send_all(plans: Sequence[Plan]) -> concurrent.futures.Future[list[list[Any]]
                 task.cancel()
             raise
 
-    future = engine().submit(together())
+    future = kernel.engine().submit(together())
     future.add_done_callback(lambda done: _unhold_unless_answered(done, plans))
     return future
 
@@ -418,11 +415,9 @@ def _unhold_unless_answered(future: concurrent.futures.Future, plans: Sequence[P
 def _call(plan: Plan, paced: bool = False) -> Callable[[], Coroutine[Any, Any, list[Any]]]:
     """The plan's ``count`` samples as a coroutine to run on the engine's loop; made here,
     in the caller's thread, so that a missing key is reported before anything is sent."""
-    from ..gemini import engine, wire
-
     s = settings()
-    eng = engine.engine()
-    client = engine.current_client()
+    eng = kernel.engine()
+    client = offline.current_client()
     config = wire.config(
         plan.request, timeout=s.timeout, retries=s.retries, retry_delay=s.retry_delay,
         paced=paced,
@@ -453,8 +448,6 @@ def commit(plan: Plan, outcomes: Sequence[Any]) -> Result:
 
 
 def _commit(plan: Plan, outcomes: Sequence[Any]) -> Result:
-    from ..gemini import wire
-
     replies = tuple(o for o in outcomes if isinstance(o, wire.Reply))
     failures = tuple(o for o in outcomes if isinstance(o, BananaError))
     if not replies:
@@ -491,13 +484,12 @@ def run(ask: Ask, on_tick: Callable[[float], None] | None = None) -> Result:
 
 def finish(planned: Plan, on_tick: Callable[[float], None] | None = None) -> Result:
     """A planned turn from the store, or called and committed, waiting for it."""
-    from ..gemini.engine import engine
 
     try:
         stored = from_store(planned)
         if stored is not None:
             return stored
-        return commit(planned, engine().wait(send(planned), on_tick))
+        return commit(planned, kernel.engine().wait(send(planned), on_tick))
     except BaseException:
         release(planned)
         raise
@@ -533,8 +525,6 @@ def _commit_turn(plan: Plan, replies: tuple) -> tuple[str, ...]:
     A re-run cell that asked anew (an edited prompt, ``--fresh``) replaces the turns from
     ``at`` on; the thread as it was is kept first, as a branch. Returns the note saying so.
     """
-    from ..gemini import wire
-
     chat = plan.chat
     if chat is None:
         return ()
@@ -594,7 +584,6 @@ def _stored(store: Store, plan: Plan, result: Result) -> bool:
 
 
 def _unopened() -> str:
-    from ..memory.store import open_store
 
     try:
         open_store(settings().store)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...context import context
 from .widget import Markup
 
 __all__ = ["Markup", "markup"]
@@ -33,7 +34,6 @@ def markup(image: object, marks: Sequence[Mapping[str, Any]] | None = None) -> M
 def _owner() -> str | None:
     """This mark-up within the running cell: the cell's id and how many ``markup`` calls
     the cell made before it in this run; ``None`` outside a notebook cell."""
-    from ...context import context
 
     ctx = context()
     if not ctx.cell:

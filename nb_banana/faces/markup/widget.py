@@ -19,10 +19,9 @@ import anywidget
 from PIL import Image
 from traitlets import Bytes, Dict, Int, List, TraitError, Tuple, Unicode, validate
 
+from ...context import open_store_or_none, settings
 from ...errors import ImageInputError, StoreError
 from ...gemini import images
-from ...gemini.settings import settings
-from ...memory.store import open_store_or_none
 from .marks import PALETTE, Mark, metrics_for
 from .render import render
 

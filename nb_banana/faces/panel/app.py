@@ -20,14 +20,13 @@ import ipywidgets as widgets
 from ...answer.comparison import Comparison
 from ...answer.display import caption
 from ...answer.result import Result
+from ...context import session
 from ...errors import CancelledError, OptionError
-from ...gemini import catalog
 from ...gemini.request import items_from_prompt
 from ...gemini.usage import format_usd
 from ...memory.chat import Chat
-from ...turns import comparison
+from ...turns import catalog, comparison
 from ...turns import runner as turns
-from ...turns.session import session
 from .call import Call
 from .form import Form, Options
 from .gallery import Gallery, close_tree, locate

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 
-from ...gemini import catalog
+from ...context import settings
 from ...gemini.models import (
     API_DEFAULT_SIZE,
     ASPECT_RATIOS,
@@ -19,7 +19,7 @@ from ...gemini.models import (
     current_models,
     live_model,
 )
-from ...gemini.settings import settings
+from ...turns import catalog
 from .style import styled
 
 _WIDE = {"description_width": "initial"}

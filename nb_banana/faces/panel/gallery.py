@@ -17,6 +17,7 @@ import ipywidgets as widgets
 from ...answer.display import caption, grounding_html
 from ...answer.previews import Preview, make_previews
 from ...answer.result import Result, saved_line
+from ...context import settings
 from ...errors import OptionError
 from .references import Guard, Run, Say, Use, reference
 from .style import styled
@@ -166,7 +167,6 @@ def previews(result: Result) -> list[Preview]:
     none, never the full-size originals (up to 16 images at 4K per result)."""
     if len(result.previews) == len(result.outputs):
         return list(result.previews)
-    from ...gemini.settings import settings
 
     outs = [(out.data, out.mime_type) for out in result.outputs]
     return make_previews(outs, settings().preview_px) if outs else []

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
+from ...context import session
 from ...gemini.usage import format_usd
 from ...gemini.wire import body_bytes
-from ...turns.session import session
 from ..timeline import timeline_html
 from .style import styled
 

@@ -13,10 +13,11 @@ import concurrent.futures
 import threading
 from dataclasses import dataclass
 
+from ..context import context, engine, settings
 from ..errors import NoKeyError
-from . import secrets
-from .models import ModelSpec, current_models, resolve_model
-from .settings import settings
+from ..gemini import secrets
+from ..gemini.models import ModelSpec, current_models, resolve_model
+from . import offline
 
 LIST_TIMEOUT = 5.0  # seconds: the list is a courtesy, never worth a long wait
 
@@ -52,8 +53,6 @@ _lock = threading.Lock()
 
 def _asked() -> dict[str, concurrent.futures.Future[Catalog]]:
     """This kernel's lists, by endpoint (a restart asks again)."""
-    from ..context import context
-
     return context().catalogs
 
 
@@ -62,17 +61,15 @@ def ask() -> concurrent.futures.Future[Catalog] | None:
 
     A failed answer is not kept, so the next ``ask`` tries again (offline, then online).
     """
-    from . import engine
-
     try:
-        client = engine.current_client()
+        client = offline.current_client()
     except NoKeyError:
         return None
-    where = engine.endpoint(settings().base_url)
+    where = _endpoint()
     with _lock:
         known = _asked().get(where)
         if known is None or (known.done() and known.result().error):
-            known = _asked()[where] = engine.engine().submit(_fetch(client, where))
+            known = _asked()[where] = engine().submit(_fetch(client, where))
         return known
 
 
@@ -89,10 +86,8 @@ def wait(timeout: float = LIST_TIMEOUT) -> Catalog | None:
 
 def known() -> Catalog | None:
     """The list if it has already come, without waiting or asking (for the panel)."""
-    from . import engine
-
     with _lock:
-        future = _asked().get(engine.endpoint(settings().base_url))
+        future = _asked().get(_endpoint())
     if future is None or not future.done() or future.cancelled():
         return None
     return future.result()
@@ -129,3 +124,10 @@ def _listed(model: object) -> ListedModel:
 
 def _id(model: object) -> str:
     return (getattr(model, "name", None) or "").removeprefix("models/")
+
+
+def _endpoint() -> str:
+    """Where the calls go now: the key the lists are kept under."""
+    from ..gemini.engine import endpoint  # loads the SDK: not at %load_ext
+
+    return endpoint(settings().base_url)

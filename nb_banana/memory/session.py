@@ -1,22 +1,60 @@
-"""What one kernel remembers between cells: its chats and the last failure's details."""
+"""What one kernel remembers between cells: its chats, its running totals, the calls in
+flight (the ``Ledger`` the budget counts) and the last failure's details. The context
+builds it and tells it how to open the notebook's chats."""
 
 from __future__ import annotations
 
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from ..gemini import secrets
-from ..memory.chat import Chats, notebook_scope
-from .budget import Ledger
+from .chat import Chats, notebook_scope
 
 if TYPE_CHECKING:
     from ..answer.result import Result
 
 
 _LOADING = threading.Lock()
+
+
+@dataclass
+class Hold:
+    """One call's estimate, counted as in flight until ``release`` (idempotent)."""
+
+    amount: float
+    ledger: Ledger | None = field(default=None, repr=False)
+
+    def release(self) -> None:
+        if self.ledger is not None:
+            self.ledger.drop(self)
+            self.ledger = None
+
+
+class Ledger:
+    """This kernel's calls in flight: money committed that the store does not show yet."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._holds: list[Hold] = []
+
+    @property
+    def total(self) -> float:
+        with self.lock:
+            return sum(hold.amount for hold in self._holds)
+
+    def hold(self, amount: float) -> Hold:
+        with self.lock:
+            held = Hold(amount, self)
+            self._holds.append(held)
+            return held
+
+    def drop(self, held: Hold) -> None:
+        with self.lock:
+            self._holds = [h for h in self._holds if h is not held]
 
 
 @dataclass
@@ -30,20 +68,19 @@ class Session:
     cost: float = 0.0
     # Calls in flight, counted against the budget until their answers are recorded.
     ledger: Ledger = field(default_factory=Ledger, repr=False)
+    # How to open the notebook's chats from its store: set by the context that owns this.
+    open_chats: Callable[[], Chats] | None = field(default=None, repr=False, compare=False)
 
     @property
     def chats(self) -> Chats:
         """The notebook's chats, loaded from the store on first use (so they survive restarts)."""
         with _LOADING:  # the panel's worker and the kernel's thread may both be first
             if self._chats is None:
-                from ..context import context
-                from ..gemini.settings import settings
-                from ..memory.store import open_store_or_none
-
-                store = open_store_or_none(settings().store)
                 try:
-                    self._chats = Chats(store, notebook_scope(store, context().cell))
+                    self._chats = self.open_chats() if self.open_chats else None
                 except StoreError:  # unreadable: this kernel's chats live in memory
+                    self._chats = None
+                if self._chats is None:
                     self._chats = Chats(None, notebook_scope())
             return self._chats
 
@@ -59,10 +96,3 @@ class Session:
         """Keep the full traceback, key masked, for ``%banana error``."""
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.last_error = secrets.redact(text)
-
-
-def session() -> Session:
-    """This kernel's chats, counters and last error."""
-    from ..context import context
-
-    return context().session

@@ -18,13 +18,12 @@ from ..errors import BananaError
 from ..gemini.usage import format_usd
 from . import drawing
 from .previews import thumbnail
+from .result import Result, saved_line
 
 THUMB_PX = 160  # the contact sheet's pictures: small enough for a hundred in a notebook
 
 if TYPE_CHECKING:
     from PIL import Image
-
-    from .result import Result
 
 
 class Element(Protocol):
@@ -193,8 +192,6 @@ def notes(result: EachResult) -> list[str]:
     """Why a run ended early, the elements' own notes (each distinct one once: a model
     replaced for every element is said once, not a hundred times), and what ``--save``
     did."""
-    from .result import saved_line  # loads the SDK: not at %load_ext
-
     lines = []
     if result.interrupted:
         lines.append("Interrupted: what finished is kept; re-run the cell to ask for the rest "

@@ -18,7 +18,8 @@ from __future__ import annotations
 import gc
 import time
 
-from nb_banana import batch, each, turns
+from nb_banana.turns import batch, each
+from nb_banana.turns import runner as turns
 
 from .figure import Figure
 from .rig import Rig

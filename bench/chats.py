@@ -113,7 +113,7 @@ def main() -> None:
     from IPython.testing.globalipapp import start_ipython
     from IPython.utils.capture import capture_output
 
-    from nb_banana.settings import settings
+    from nb_banana.context import settings
 
     from . import memory
     from .rig import use_bench_key

@@ -26,7 +26,7 @@ import time
 import tracemalloc
 from typing import Any
 
-from nb_banana.models import resolve_model
+from nb_banana.gemini.models import resolve_model
 
 from .child import emit, run_child
 from .figure import Figure, against
@@ -146,7 +146,7 @@ def _child(url: str, store: str) -> None:
     from IPython.testing.globalipapp import start_ipython
     from IPython.utils.capture import capture_output
 
-    from nb_banana.settings import settings
+    from nb_banana.context import settings
 
     shell = start_ipython()
     shell.run_line_magic("load_ext", "nb_banana")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from nb_banana.panel import Panel
+from nb_banana.faces.panel import Panel
 
 from .figure import Figure
 from .rig import Rig

@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, required=True)
     args = parser.parse_args()
 
-    from nb_banana.request import build_request
+    from nb_banana.gemini.request import build_request
 
     arrays = [photo_like(args.size, seed) for seed in range(args.count)]
     items = ["Combine these into one scene:", *((f"ref{i + 1}", a) for i, a in enumerate(arrays))]

@@ -12,12 +12,12 @@ import io
 
 from PIL import Image
 
-from nb_banana import wire
-from nb_banana.models import resolve_model
-from nb_banana.previews import make_previews
-from nb_banana.request import build_request
-from nb_banana.result import Result
-from nb_banana.settings import settings
+from nb_banana.answer.previews import make_previews
+from nb_banana.answer.result import Result
+from nb_banana.context import settings
+from nb_banana.gemini import wire
+from nb_banana.gemini.models import resolve_model
+from nb_banana.gemini.request import build_request
 
 from .figure import Figure, against
 from .rig import Rig

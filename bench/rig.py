@@ -17,9 +17,8 @@ from typing import Any
 from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import CapturedIO, capture_output
 
-from nb_banana.context import context
-from nb_banana.session import Session
-from nb_banana.settings import settings
+from nb_banana.context import context, settings
+from nb_banana.memory.session import Session
 from nb_banana.simulator import Simulator
 
 KEY = "bench-key-0123456789abcdef"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
-from nb_banana.models import resolve_model
+from nb_banana.gemini.models import resolve_model
 
 from .figure import Figure, against
 from .rig import Rig

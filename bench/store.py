@@ -18,9 +18,9 @@ from typing import Any
 import nbformat
 from PIL import Image
 
-from nb_banana.display import result_bundle
-from nb_banana.previews import make_previews
-from nb_banana.settings import settings
+from nb_banana.answer.display import result_bundle
+from nb_banana.answer.previews import make_previews
+from nb_banana.context import settings
 
 from .content import DESCRIPTION, photo_like
 from .figure import Figure

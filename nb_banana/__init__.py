@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .version import __version__ as __version__
+
 if TYPE_CHECKING:
-    from .api import agenerate, compare, generate, generate_each, provenance
-    from .batch import submit_batch
-    from .chat import Chat
-    from .comparison import Comparison
-    from .each_result import EachResult
-    from .markup_widget import markup
-    from .result import Result
+    from .answer.comparison import Comparison
+    from .answer.each_result import EachResult
+    from .answer.result import Result
+    from .faces.api import agenerate, compare, generate, generate_each, provenance
+    from .faces.markup import markup
+    from .faces.panel import panel
+    from .memory.chat import Chat
+    from .turns.batch import submit_batch
 
 __all__ = [
     "Chat",
@@ -28,23 +31,24 @@ __all__ = [
     "generate_each",
     "load_ipython_extension",
     "markup",
+    "panel",
     "provenance",
     "submit_batch",
 ]
-__version__ = "0.1.0"
 
 _LAZY = {
-    "generate": "api",
-    "agenerate": "api",
-    "generate_each": "api",
-    "EachResult": "each_result",
-    "Result": "result",
-    "Chat": "chat",
-    "compare": "api",
-    "Comparison": "comparison",
-    "provenance": "api",
-    "markup": "markup_widget",
-    "submit_batch": "batch",
+    "generate": "faces.api",
+    "agenerate": "faces.api",
+    "generate_each": "faces.api",
+    "EachResult": "answer.each_result",
+    "Result": "answer.result",
+    "Chat": "memory.chat",
+    "compare": "faces.api",
+    "Comparison": "answer.comparison",
+    "provenance": "faces.api",
+    "markup": "faces.markup",
+    "panel": "faces.panel",
+    "submit_batch": "turns.batch",
 }
 
 
@@ -58,8 +62,11 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics and the ``Banana`` settings with this shell."""
-    from .magics import BananaMagics, watch_cells
-    from .settings import register, settings
+    # The magics, the settings and the kernel's context load when the extension does, so
+    # that ``import nb_banana`` alone stays light.
+    from .context import settings
+    from .faces.magics import BananaMagics, watch_cells
+    from .gemini.settings import register
 
     register(ipython, settings())
     ipython.register_magics(BananaMagics)

@@ -8,11 +8,11 @@ import hypothesis
 import pytest
 from IPython.testing.globalipapp import start_ipython
 
-from nb_banana import offline, secrets
-from nb_banana.context import context, restart
-from nb_banana.session import Session
-from nb_banana.settings import settings
+from nb_banana.context import context, restart, settings
+from nb_banana.gemini import secrets
+from nb_banana.memory.session import Session
 from nb_banana.simulator import Simulator
+from nb_banana.turns import offline
 
 TEST_KEY = "test-key-0123456789abcdef"
 # Real thought signatures are about 1.1 MB of base64 each (Pro), and a chat sends every

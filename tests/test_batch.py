@@ -19,11 +19,12 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import nb_banana
-from nb_banana import batch, budget, jobs, offline, turns, usage
+from nb_banana.context import open_store, settings
 from nb_banana.errors import BatchError, BudgetError
-from nb_banana.settings import settings
+from nb_banana.gemini import usage
 from nb_banana.simulator import Fault, Simulator
-from nb_banana.store import open_store
+from nb_banana.turns import batch, budget, jobs, offline
+from nb_banana.turns import runner as turns
 
 from .conftest import TEST_KEY, restart_kernel
 
@@ -274,7 +275,7 @@ def test_a_failed_job_is_one_line_and_re_running_submits_again(ip, sim):
 def test_a_job_the_api_no_longer_knows_says_to_submit_again(ip, sim):
     sim.batch_timing = FAST
     submitted = finished(nb_banana.submit_batch(PROMPTS[:1]))
-    from nb_banana.engine import current_client
+    from nb_banana.turns.offline import current_client
 
     current_client().batches.delete(name=submitted.jobs[0].name)
     job = jobs.find(submitted.jobs[0].name).refresh()

@@ -19,12 +19,11 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 import nb_banana
-from nb_banana import budget, jobs, turns
-from nb_banana.context import context
+from nb_banana.context import context, open_store, session, settings
 from nb_banana.errors import BudgetError
-from nb_banana.session import Session, session
-from nb_banana.settings import settings
-from nb_banana.store import open_store
+from nb_banana.memory.session import Session
+from nb_banana.turns import budget, jobs
+from nb_banana.turns import runner as turns
 
 ANIMALS = ["a fox", "a hare", "an owl", "a cat", "a dog", "a cow"]
 SLOW = (60.0, 60.0)  # a job still pending for the whole test
@@ -94,8 +93,8 @@ def test_a_call_in_flight_counts_until_its_answer_is_recorded(ip, sim):
 
 
 def test_the_panel_is_refused_while_a_cells_call_is_in_flight(ip, sim):
-    from nb_banana import catalog
-    from nb_banana.panel import Panel
+    from nb_banana.faces.panel import Panel
+    from nb_banana.turns import catalog
 
     panel = Panel(namespace=ip.user_ns)
     catalog.wait()
@@ -117,7 +116,7 @@ def test_the_panel_is_refused_while_a_cells_call_is_in_flight(ip, sim):
 
 
 def test_a_cancelled_call_frees_its_place_in_the_budget(ip, sim):
-    from nb_banana.engine import engine
+    from nb_banana.context import engine
 
     sim.latency = 2.0
     settings().budget_usd = 0.05

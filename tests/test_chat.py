@@ -12,8 +12,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
-from nb_banana.session import session
-from nb_banana.settings import settings
+from nb_banana.context import session, settings
 from nb_banana.simulator import Fault
 
 from .conftest import TEST_KEY, restart_kernel
@@ -186,7 +185,7 @@ def test_a_restarted_kernel_resumes_the_chat(ip, sim):
     code = f"""
         from IPython.core.interactiveshell import InteractiveShell
         from IPython.utils.capture import capture_output
-        from nb_banana.settings import settings
+        from nb_banana.context import settings
         ip = InteractiveShell.instance()
         ip.run_line_magic("load_ext", "nb_banana")
         settings().store = {settings().store!r}

@@ -16,11 +16,11 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import nb_banana
-from nb_banana import usage
-from nb_banana.comparison import Comparison
+from nb_banana.answer.comparison import Comparison
+from nb_banana.context import session
 from nb_banana.errors import OptionError
-from nb_banana.panel import Panel
-from nb_banana.session import session
+from nb_banana.faces.panel import Panel
+from nb_banana.gemini import usage
 from nb_banana.simulator.render import Scene, render_png
 
 from .test_panel import NOW, inline, panel, png_bytes, sent_bytes  # noqa: F401 (a fixture)

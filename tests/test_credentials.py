@@ -16,7 +16,7 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import nb_banana
-from nb_banana.credentials import carries, read
+from nb_banana.answer.credentials import carries, read
 
 from .conftest import restart_kernel
 from .test_batch import finished

@@ -27,12 +27,11 @@ from jupyter_client.manager import start_new_kernel
 from PIL import Image
 
 import nb_banana
-from nb_banana import engine
-from nb_banana.each import Pacer
-from nb_banana.each_result import Failure
-from nb_banana.settings import settings
+from nb_banana.answer.each_result import Failure
+from nb_banana.context import open_store, settings
+from nb_banana.gemini import engine
 from nb_banana.simulator import Fault
-from nb_banana.store import open_store
+from nb_banana.turns.each import Pacer
 
 from .conftest import TEST_KEY, restart_kernel
 from .kernels import kernels

@@ -22,16 +22,15 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from nb_banana import display
-from nb_banana.engine import translate
+from nb_banana.answer import display
+from nb_banana.answer.result import Result
+from nb_banana.context import session, settings
 from nb_banana.errors import NoImageError
-from nb_banana.request import build_request
-from nb_banana.result import Result
-from nb_banana.session import session
-from nb_banana.settings import settings
+from nb_banana.gemini.engine import translate
+from nb_banana.gemini.request import build_request
+from nb_banana.gemini.wire import parse_reply
+from nb_banana.memory.store import Store
 from nb_banana.simulator import Fault
-from nb_banana.store import Store
-from nb_banana.wire import parse_reply
 
 from .conftest import TEST_KEY
 

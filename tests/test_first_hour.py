@@ -14,10 +14,11 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import nb_banana
-from nb_banana import catalog, models
+from nb_banana.context import settings
 from nb_banana.errors import OptionError
-from nb_banana.request import build_request
-from nb_banana.settings import settings
+from nb_banana.gemini import models
+from nb_banana.gemini.request import build_request
+from nb_banana.turns import catalog
 
 
 def run(ip, line: str, cell: str):
@@ -280,7 +281,7 @@ def test_dry_run_says_when_the_store_would_answer(ip, sim):
 
 @pytest.fixture
 def panel(ip, sim):
-    from nb_banana.panel import Panel
+    from nb_banana.faces.panel import Panel
 
     shown_panel = Panel(namespace=ip.user_ns)
     catalog.wait()

@@ -16,8 +16,8 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 from nb_banana.errors import ImageInputError
-from nb_banana.images import EncodedImage, encode_image, encode_images, is_image_like
-from nb_banana.models import MAX_INPUT_IMAGE_BYTES
+from nb_banana.gemini.images import EncodedImage, encode_image, encode_images, is_image_like
+from nb_banana.gemini.models import MAX_INPUT_IMAGE_BYTES
 
 from .test_errors import fails
 

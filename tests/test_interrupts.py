@@ -24,9 +24,10 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from jupyter_client.manager import start_new_kernel
 
-from nb_banana import engine
-from nb_banana.chat import Chat
-from nb_banana.session import session
+from nb_banana.context import engine as kernel_engine
+from nb_banana.context import session
+from nb_banana.gemini import engine
+from nb_banana.memory.chat import Chat
 from nb_banana.simulator import Fault
 
 from .conftest import TEST_KEY
@@ -103,7 +104,7 @@ def tasks_on_the_loop() -> list[asyncio.Task]:
     async def others() -> list[asyncio.Task]:
         return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
-    return asyncio.run_coroutine_threadsafe(others(), engine.engine().loop()).result(5)
+    return asyncio.run_coroutine_threadsafe(others(), kernel_engine().loop()).result(5)
 
 
 def settled(check, timeout: float = 1.0) -> bool:
@@ -221,7 +222,7 @@ def test_kernel_interrupt_stops_the_cell_and_the_next_cell_works(sim, tmp_path):
         assert status == "error" and f"UsageError: {CANCELLED}" in shown
 
         assert execute(client, THREADS)[1] == threads_before
-        turns = "from nb_banana.session import session\n"
+        turns = "from nb_banana.context import session\n"
         turns += "print([t.prompt.strip() for t in session().chats.get('house').turns])"
         assert execute(client, turns)[1].strip() == "['a house']"
         assert execute(client, "%%banana -c house\nmake it green")[0] == "ok"

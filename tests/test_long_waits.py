@@ -13,8 +13,8 @@ import time
 
 from jupyter_client.manager import start_new_kernel
 
-from nb_banana.panel import Panel
-from nb_banana.settings import settings
+from nb_banana.context import settings
+from nb_banana.faces.panel import Panel
 from nb_banana.simulator import Fault
 
 from .conftest import TEST_KEY
@@ -64,7 +64,7 @@ def test_a_long_call_completes_with_the_status_line_counting_and_the_next_is_int
         status, shown = collect(client, msg_id)
         assert time.monotonic() - interrupted < 1.0
         assert status == "error" and CANCELLED in shown
-        turns = "from nb_banana.session import session\n"
+        turns = "from nb_banana.context import session\n"
         turns += "print([t.prompt.strip() for t in session().chats.get('long').turns])"
         assert execute(client, turns)[1].strip() == "['a slow cathedral']"
     finally:

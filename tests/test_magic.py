@@ -14,8 +14,8 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from nb_banana.magics import BananaMagics
-from nb_banana.session import session
+from nb_banana.context import session
+from nb_banana.faces.magics import BananaMagics
 
 
 def run(ip, line: str, cell: str):
@@ -288,7 +288,7 @@ def test_switching_model_mid_chat_is_refused(ip, sim):
 
 
 def test_interrupt_cancels_the_call_and_the_next_cell_works(ip, sim, monkeypatch):
-    from nb_banana import engine
+    from nb_banana.gemini import engine
     from nb_banana.simulator import Fault
 
     real_wait = engine.Engine.wait

@@ -14,13 +14,13 @@ from PIL import Image, ImageChops, ImageDraw
 from traitlets import TraitError
 
 import nb_banana
+from nb_banana.context import settings
 from nb_banana.errors import ImageInputError
-from nb_banana.images import encode_image, is_image_like
-from nb_banana.markup_widget import Markup, markup
-from nb_banana.markup_widget.marks import PALETTE, metrics_for
-from nb_banana.markup_widget.render import label_font
-from nb_banana.panel.references import reference
-from nb_banana.settings import settings
+from nb_banana.faces.markup import Markup, markup
+from nb_banana.faces.markup.marks import PALETTE, metrics_for
+from nb_banana.faces.markup.render import label_font
+from nb_banana.faces.panel.references import reference
+from nb_banana.gemini.images import encode_image, is_image_like
 
 from . import test_panel
 from .conftest import restart_kernel
@@ -246,7 +246,7 @@ def test_several_pictures_are_refused_with_the_way_to_pick_one():
 
 
 def test_nb_banana_markup_is_the_function_even_after_its_package_is_imported():
-    import nb_banana.markup_widget
+    import nb_banana.faces.markup
 
     assert nb_banana.markup is markup
     assert repr(markup(gradient(64, 48), [PEN])) == "<nb_banana markup: 64×48, 1 mark(s)>"
@@ -397,8 +397,8 @@ def test_mark_ups_made_in_one_cell_each_keep_their_own(ip, sim):
 def test_marks_kept_by_the_picture_in_an_older_store_are_still_opened(ip, sim):
     """A store from before marks were kept per mark-up holds them by the picture's digest:
     a mark-up opens with them and keeps them as its own from then on."""
-    from nb_banana.markup_widget.widget import _digest
-    from nb_banana.store import open_store
+    from nb_banana.context import open_store
+    from nb_banana.faces.markup.widget import _digest
 
     photo = gradient(640, 480)
     store = open_store(settings().store)

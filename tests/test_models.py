@@ -9,11 +9,11 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
-from nb_banana import catalog, models
-from nb_banana.context import context
-from nb_banana.models import MODELS, current_models, default_model, live_model, resolve_model
-from nb_banana.settings import settings
+from nb_banana.context import context, settings
+from nb_banana.gemini import models
+from nb_banana.gemini.models import MODELS, current_models, default_model, live_model, resolve_model
 from nb_banana.simulator import Fault, listing
+from nb_banana.turns import catalog
 
 BEFORE_SHUTDOWN = date(2026, 6, 1)
 
@@ -146,7 +146,7 @@ def test_a_chat_made_before_the_shutdown_continues_or_says_to_start_anew(ip, sim
     assert sim.requests[-1].model == "gemini-3-pro-image"
     assert "its turns were made by gemini-3-pro-image-preview, which was shut down" in message
     assert "Start a new chat from its last picture" in message and "\n" not in message
-    from nb_banana.session import session
+    from nb_banana.context import session
 
     assert len(session().chats.get("door").turns) == 1  # the thread is as it was
     assert "would carry the same history" in fails(ip, "-c door@1", "make it blue")
@@ -215,7 +215,7 @@ def test_a_failed_list_is_one_line_and_asked_again_next_time(ip, sim, monkeypatc
 
 
 def test_the_panel_offers_the_apis_new_model_once_listed(sim, fresh_catalog):
-    from nb_banana.panel import Panel
+    from nb_banana.faces.panel import Panel
 
     panel = Panel({})
     catalog.wait()

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nb_banana import catalog
-from nb_banana.panel import Panel
-from nb_banana.session import session
+from nb_banana.context import session
+from nb_banana.faces.panel import Panel
 from nb_banana.simulator import Fault
+from nb_banana.turns import catalog
 
 NOW = datetime.now(timezone.utc)
 
@@ -222,7 +222,7 @@ def test_a_refusal_is_one_line_without_traceback(panel, sim):
 
 
 def test_an_unexpected_error_points_to_banana_error(panel, sim, monkeypatch):
-    from nb_banana import turns
+    from nb_banana.turns import runner as turns
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

@@ -7,7 +7,7 @@ import keyword
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nb_banana.prompt import Ref, parse
+from nb_banana.gemini.prompt import Ref, parse
 
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
     lambda n: not keyword.iskeyword(n)

@@ -13,7 +13,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
-from nb_banana.session import session
+from nb_banana.context import session
 
 from .test_errors import fails
 

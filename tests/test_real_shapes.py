@@ -22,9 +22,9 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 import nb_banana
-from nb_banana import wire
+from nb_banana.context import settings
 from nb_banana.errors import ImageRefusedError, NoImageError, PromptBlockedError
-from nb_banana.settings import settings
+from nb_banana.gemini import wire
 
 from .fixtures import replies as fixtures
 

@@ -25,10 +25,10 @@ from IPython.utils.capture import capture_output
 from nbclient import NotebookClient
 
 import nb_banana
-from nb_banana import engine, secrets
+from nb_banana.context import engine as kernel_engine
+from nb_banana.context import session, settings
 from nb_banana.errors import TransientError
-from nb_banana.session import session
-from nb_banana.settings import settings
+from nb_banana.gemini import secrets
 from nb_banana.simulator import Fault, Simulator
 
 CORE = "nbBananaCanary"  # in every canary: finding it anywhere is a leak, whole key or not
@@ -135,7 +135,7 @@ def test_canary_key_appears_nowhere_after_a_run_with_errors(ip, route, keyed, de
     texts["reprs"] = "\n".join(
         repr(value)
         for value in (ip.user_ns["_banana"], session(), session().chats.get("house"),
-                      settings(), engine.engine(), sim.requests, secrets)
+                      settings(), kernel_engine(), sim.requests, secrets)
     )  # fmt: skip
     texts["logs"] = debug_logs.getvalue()
 

@@ -12,8 +12,8 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import nb_banana
-from nb_banana.panel import Panel
-from nb_banana.settings import settings
+from nb_banana.context import settings
+from nb_banana.faces.panel import Panel
 
 from .test_batch import creates, in_cell
 

@@ -18,9 +18,9 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import nb_banana
-from nb_banana.settings import settings
-from nb_banana.stamp import provenance
-from nb_banana.store import Store
+from nb_banana.answer.stamp import provenance
+from nb_banana.context import settings
+from nb_banana.memory.store import Store
 
 from .conftest import TEST_KEY
 
@@ -74,7 +74,7 @@ def test_chat_history_is_part_of_the_key(ip, sim):
 
 
 def test_a_cached_follow_up_still_extends_the_chat(ip, sim):
-    from nb_banana.session import session
+    from nb_banana.context import session
 
     run(ip, "", "a house")
     run(ip, "-c", "make it red")
@@ -121,7 +121,7 @@ def test_a_restarted_kernel_hits_the_cache(ip, sim):
     run(ip, "-a 4:3", "a windmill")
     code = f"""
         import nb_banana
-        from nb_banana.settings import settings
+        from nb_banana.context import settings
         settings().store = {settings().store!r}
         settings().base_url = {sim.url!r}
         r = nb_banana.generate("a windmill", aspect="4:3")
@@ -138,7 +138,7 @@ def test_two_processes_writing_one_store_lose_nothing(sim, tmp_path):
     code = f"""
         import sys
         import nb_banana
-        from nb_banana.settings import settings
+        from nb_banana.context import settings
         settings().store = {str(store_dir)!r}
         settings().base_url = {sim.url!r}
         for i in range(200):
@@ -169,7 +169,7 @@ def test_a_crash_between_temp_file_and_rename_leaves_the_store_readable(ip, sim)
     code = f"""
         import os
         import nb_banana
-        from nb_banana.settings import settings
+        from nb_banana.context import settings
         settings().store = {settings().store!r}
         settings().base_url = {sim.url!r}
         os.replace = lambda *a, **k: os._exit(9)

@@ -16,12 +16,11 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from nb_banana import cache, engine
-from nb_banana.context import context
-from nb_banana.session import session
-from nb_banana.settings import settings
+from nb_banana.context import context, session, settings
+from nb_banana.gemini import engine
+from nb_banana.memory import cache
+from nb_banana.memory.store import Store
 from nb_banana.simulator import Fault, Simulator, server
-from nb_banana.store import Store
 
 from .conftest import TEST_SIGNATURE_BYTES, restart_kernel
 from .kernels import kernels
@@ -279,7 +278,7 @@ def test_a_missing_picture_behind_a_cached_row_is_a_miss_that_repairs_it(ip, sim
 
 
 def test_a_store_that_cannot_write_keeps_the_paid_result(ip, sim, monkeypatch):
-    import nb_banana.store as store_module
+    import nb_banana.memory.store as store_module
 
     def full(path, data):
         raise OSError(28, "No space left on device")

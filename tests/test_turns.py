@@ -11,9 +11,9 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from nb_banana import turns
-from nb_banana.session import session
+from nb_banana.context import session
 from nb_banana.simulator import Fault
+from nb_banana.turns import runner as turns
 
 from .conftest import restart_kernel
 
@@ -152,7 +152,7 @@ def test_a_failed_new_chat_frees_its_name(ip, sim):
 
 
 def test_the_panel_sends_references_as_image_parts(ip, sim):
-    from nb_banana.panel import Panel
+    from nb_banana.faces.panel import Panel
 
     ip.user_ns["house"] = Image.new("RGB", (40, 30), (200, 10, 10))
     panel = Panel(ip.user_ns)
@@ -166,7 +166,7 @@ def test_the_panel_sends_references_as_image_parts(ip, sim):
 
 
 def test_the_panel_continues_its_own_thread_not_the_notebooks_current(ip, sim):
-    from nb_banana.panel import Panel
+    from nb_banana.faces.panel import Panel
 
     panel = Panel(ip.user_ns)
     panel.form.prompt.value = "a kite"
@@ -181,7 +181,7 @@ def test_the_panel_continues_its_own_thread_not_the_notebooks_current(ip, sim):
 
 
 def test_stop_after_the_reply_came_keeps_and_reports_the_result(ip, sim):
-    from nb_banana.panel import Panel
+    from nb_banana.faces.panel import Panel
 
     panel = Panel(ip.user_ns)
     planned = turns.plan(turns.Ask(("a kite",), new_chat=True))
@@ -194,7 +194,7 @@ def test_stop_after_the_reply_came_keeps_and_reports_the_result(ip, sim):
 
 
 def test_stop_before_the_reply_changes_nothing(ip, sim):
-    from nb_banana.panel import Panel
+    from nb_banana.faces.panel import Panel
 
     sim.latency = 2.0
     panel = Panel(ip.user_ns)

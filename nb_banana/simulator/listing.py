@@ -16,7 +16,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import ModelSpec, current_models, unlisted_model
+from ..gemini.models import ModelSpec, current_models, unlisted_model
 from .rejections import Rejection, invalid
 
 FUTURE_MODEL = unlisted_model("gemini-4-flash-image", "Nano Banana 4 (simulated)")

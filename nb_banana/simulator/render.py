@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from ..models import UnknownModel, resolve_model
+from ..gemini.models import UnknownModel, resolve_model
 
 _GRADIENT_STEP = 16  # the gradient is computed at 1/16 of the size, then scaled up
 _MAX_PROMPT_LINES = 6

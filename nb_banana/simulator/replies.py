@@ -19,7 +19,7 @@ import math
 from typing import Any
 from urllib.parse import quote_plus
 
-from ..models import ModelSpec
+from ..gemini.models import ModelSpec
 from . import c2pa_manifest, signatures
 from .credentials import with_content_credentials
 from .questions import answers_in_words

@@ -21,7 +21,7 @@ import base64
 import hashlib
 import hmac
 
-from ..models import resolve_model
+from ..gemini.models import resolve_model
 
 _KEY = b"nb_banana simulator thought signatures: for tests only, not a secret"
 # The store recognises the simulator's signatures by this prefix (store._SIMULATOR_SIGNATURE).

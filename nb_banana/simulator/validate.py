@@ -3,7 +3,7 @@
 ``read_request`` takes a body already through ``schema.normalise`` (camelCase keys, types
 checked) and either raises the ``Rejection`` the real API would send or returns an
 ``ImageRequest``: the few facts the reply is built from. The limits come from
-``nb_banana.models``, the same table the extension checks before sending, so a request
+``nb_banana.gemini.models``, the same table the extension checks before sending, so a request
 the extension lets through and the simulator refuses shows a disagreement between the two.
 Messages copy the API's wording where it is known; docs/simulator.md lists the guesses.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from ..models import INPUT_MIME_TYPES, MAX_INPUT_IMAGE_BYTES, ModelSpec
+from ..gemini.models import INPUT_MIME_TYPES, MAX_INPUT_IMAGE_BYTES, ModelSpec
 from . import signatures
 from .rejections import field_violation, invalid
 from .schema import PART_DATA_FIELDS, decode_base64, snake

@@ -26,7 +26,7 @@ from google import genai
 from google.genai import errors, types
 from PIL import Image, UnidentifiedImageError
 
-from nb_banana.models import resolve_model
+from nb_banana.gemini.models import resolve_model
 from nb_banana.simulator import Fault, RecordedRequest, Simulator, shared
 from nb_banana.simulator.rejections import Rejection
 from nb_banana.simulator.replies import image_reply

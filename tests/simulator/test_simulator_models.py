@@ -20,7 +20,7 @@ from google import genai
 from google.genai import errors, types
 from PIL import Image
 
-from nb_banana.models import current_models
+from nb_banana.gemini.models import current_models
 from nb_banana.simulator import Simulator
 from nb_banana.simulator.signatures import sign_b64
 

@@ -20,8 +20,8 @@ import pytest
 from google.genai import types
 from PIL import Image
 
-from nb_banana.credentials import Credentials
-from nb_banana.credentials import read as read_credentials
+from nb_banana.answer.credentials import Credentials
+from nb_banana.answer.credentials import read as read_credentials
 from nb_banana.simulator import Fault, Simulator, credentials, signatures
 from nb_banana.simulator.endpoint import MAX_REQUEST_BYTES
 from nb_banana.simulator.render import Scene, render_jpeg, reply_mime

@@ -1,0 +1,312 @@
+"""Result -> display bundle: an HTML grid of the images as received, a caption, provenance.
+
+Bundles carry a ``text/plain`` fallback for terminals and an ``nb_banana`` metadata entry
+(model, settings, tokens) so a saved notebook records how each picture was made.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import json
+from typing import Any
+
+from ..gemini.models import describe_shape
+from ..gemini.secrets import redact
+from ..gemini.usage import format_usd
+from .comparison import Comparison
+from .drawing import draw_with
+from .dry_run import DryRun
+from .each_result import EachResult, notes, summary
+from .result import Result
+
+_BOX = (
+    "font-family: var(--jp-ui-font-family, system-ui, sans-serif); "
+    "color: var(--jp-ui-font-color1, inherit); max-width: 100%;"
+)
+_MUTED = "opacity: 0.72; font-size: 12px; margin-top: 6px;"
+_CHIPS_FRAME = "display: block; border: 0; width: 100%; height: 72px; margin-top: 6px;"
+_CODE = (
+    "font-family: var(--jp-code-font-family, monospace); font-size: 12px; "
+    "max-height: 320px; overflow: auto;"
+)
+# A lone picture keeps its proportions but never runs past the screen's height; in a grid
+# each picture fills its column.
+_IMG_ALONE = (
+    "display: block; max-width: 100%; max-height: 70vh; width: auto; height: auto; "
+    "border-radius: 6px;"
+)
+_IMG_IN_GRID = "display: block; width: 100%; height: auto; border-radius: 6px;"
+# A contact sheet's element with no picture (failed, or not asked).
+_MISSING = "padding: 8px; border: 1px dashed currentColor; border-radius: 6px;"
+
+
+def caption(result: Result) -> str:
+    req = result.request
+    outs = result.outputs
+    parts = [
+        req.model.id,
+        describe_shape(req.aspect, outs[0].width, outs[0].height) if outs else req.aspect,
+        req.size,
+        f"{len(outs)} images" if len(outs) > 1 else "",
+        "cached (no call, no cost)" if result.cached else f"{result.elapsed:.1f} s",
+        f"{result.usage.total_tokens:,} tokens" if result.usage.total_tokens else "",
+        "" if result.cached else f"~{format_usd(result.cost)}" + _simulated(result),
+        f"chat {result.chat}, turn {result.turn}" if result.chat else "",
+    ]
+    return " · ".join(p for p in parts if p)
+
+
+def _simulated(result: Result) -> str:
+    return " (simulated)" if result.simulated else ""
+
+
+def metadata(result: Result) -> dict[str, Any]:
+    req = result.request
+    return {
+        "nb_banana": {
+            "model": req.model.id,
+            "aspect": req.aspect,
+            "size": req.size,
+            "count": req.count,
+            "search": list(req.search),
+            "thinking": req.thinking,
+            "prompt": req.text,
+            "images": [
+                {"width": o.width, "height": o.height, "mime_type": o.mime_type}
+                for o in result.outputs
+            ],
+            "tokens": result.usage.total_tokens,
+            "cost_usd": round(result.cost, 4),
+            "elapsed_s": round(result.elapsed, 2),
+            "chat": result.chat,
+            "sources": [vars(s) for s in result.sources],
+            "simulated": result.simulated,
+            "cached": result.cached,
+            "generation_id": result.generation_id,
+        }
+    }
+
+
+def shown(result: Result) -> list[tuple[bytes, str, int]]:
+    """What the notebook embeds per image: the preview when there is one, else the original."""
+    if result.previews:
+        return [(p.data, p.mime_type, p.width) for p in result.previews]
+    return [(o.data, o.mime_type, o.width) for o in result.outputs]
+
+
+def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict]:
+    """The result as one display: pictures, caption, notes, sources and the model's text.
+
+    ``with_text=False`` leaves the text out of every representation, HTML and plain alike,
+    for a caller that shows it on its own (the magic, as Markdown), so it appears once.
+    """
+    # Built as one flat list joined once: the base64 pictures are most of the bytes, and
+    # each nested f-string or join would copy all of them again.
+    columns = min(len(result.outputs), 3)
+    style = _IMG_IN_GRID if columns > 1 else _IMG_ALONE
+    pieces = [f'<div class="nb-banana-result" style="{_BOX}">']
+    if columns > 1:
+        pieces.append(f'<div style="display: grid; gap: 8px; '
+                      f'grid-template-columns: repeat({columns}, minmax(0, 1fr));">')  # fmt: skip
+    for data, mime, width in shown(result):
+        pieces.extend(_figure(data, mime, width, result.request.text, style))
+    if columns > 1:
+        pieces.append("</div>")
+    # The same order as the magic's output, where the text follows as its own Markdown:
+    # pictures, how they were made, then what the model said.
+    if result.thoughts:
+        pieces.append(
+            '<details style="margin-top: 6px;"><summary>Thoughts</summary>'
+            f'<div style="white-space: pre-wrap; {_MUTED}">{html.escape(result.thoughts)}</div>'
+            "</details>"
+        )
+    pieces.append(f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>')
+    pieces.extend(f'<div style="{_MUTED}">🔏 {html.escape(line)}</div>'
+                  for line in credential_lines(result))  # fmt: skip
+    pieces.extend(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in result.all_notes)
+    pieces.extend(grounding_html(result))
+    if with_text and result.text:
+        pieces.append(f'<div style="white-space: pre-wrap; margin-top: 8px;">'
+                      f"{html.escape(result.text)}</div>")  # fmt: skip
+    pieces.append("</div>")
+    data = {"text/html": "".join(pieces), "text/plain": plain(result, with_text=with_text)}
+    return data, metadata(result)
+
+
+def comparison_bundle(comparison: Comparison) -> tuple[dict, dict]:
+    """A comparison as one display: a row per model in the order asked, each the model's
+    name over its result's own display (pictures, caption with seconds, tokens and cost,
+    notes such as an option it dropped), or the one line that says why it has none."""
+    pieces = [f'<div class="nb-banana-comparison" style="{_BOX}">']
+    lines = []
+    for row in comparison.rows:
+        pieces.append(f'<div class="nb-banana-row" style="margin-bottom: 14px;">'
+                      f"<div><b>{html.escape(row.model.name)}</b></div>")  # fmt: skip
+        if row.result is not None:
+            data, _ = result_bundle(row.result)
+            pieces.append(data["text/html"])
+            lines.append(f"{row.model.name}: {data['text/plain']}")
+        else:
+            failed = redact(str(row.error))
+            pieces.append(f'<div style="{_MUTED}">✖ {html.escape(row.model.id)}: '
+                          f"{html.escape(failed)}</div>")  # fmt: skip
+            lines.append(f"{row.model.name}: failed: {failed}")
+        pieces.append("</div>")
+    total = f"{len(comparison.rows)} models compared · ~{format_usd(comparison.cost)} in all"
+    pieces.append(f'<div style="{_MUTED}">🍌 {total}</div></div>')
+    rows = [metadata(result)["nb_banana"] for result in comparison.values()]
+    return (
+        {"text/html": "".join(pieces), "text/plain": "\n".join([*lines, total])},
+        {"nb_banana": {"comparison": rows}},
+    )
+
+
+def _figure(data: bytes, mime: str, width: int, alt: str, style: str) -> tuple[str, str, str]:
+    """A picture as three pieces, the base64 in the middle, for the caller's single join."""
+    return (
+        f'<figure style="margin: 0; max-width: min(100%, {width}px);">'
+        f'<img src="data:{mime};base64,',
+        binascii.b2a_base64(data, newline=False).decode("ascii"),
+        f'" alt="{html.escape(alt[:200], quote=True)}" style="{style}"/></figure>',
+    )
+
+
+def grounding_html(result: Result) -> list[str]:
+    """The sources a ``--search`` reply names, and Google's search chips for it.
+
+    Google's terms ask an app that shows a grounded answer to show its search suggestions
+    (``searchEntryPoint.renderedContent``, HTML and CSS made by the API) as they come. That
+    CSS styles bare class names (``.container``, ``.chip``), so it goes into a sandboxed
+    frame, where it cannot restyle the notebook, and its links open in a new tab.
+    """
+    pieces = []
+    if result.sources:
+        links = " · ".join(
+            _link(s.title, s.uri) + (f" ({_link('image', s.image_uri)})" if s.image_uri else "")
+            for s in result.sources
+        )
+        pieces.append(f'<div style="{_MUTED}">🔎 Sources: {links}</div>')
+    suggestions = dict.fromkeys(
+        reply.grounding.suggestions_html
+        for reply in result.replies
+        if reply.grounding and reply.grounding.suggestions_html
+    )
+    pieces.extend(_chips_frame(chips) for chips in suggestions)
+    return pieces
+
+
+def _chips_frame(chips: str) -> str:
+    page = html.escape(f'<base target="_blank">{chips}', quote=True)
+    return (
+        '<iframe class="nb-banana-search-suggestions" title="Google Search suggestions" '
+        'sandbox="allow-popups allow-popups-to-escape-sandbox" '
+        f'style="{_CHIPS_FRAME}" srcdoc="{page}"></iframe>'
+    )
+
+
+def _link(title: str, uri: str) -> str:
+    """A link for web addresses only: a reply's odd ``javascript:`` URI stays plain text."""
+    label = html.escape(title or uri)
+    if not uri.startswith(("https://", "http://")):
+        return label
+    return f'<a href="{html.escape(uri, quote=True)}" target="_blank" rel="noopener">{label}</a>'
+
+
+def credential_lines(result: Result) -> list[str]:
+    """What the pictures' Content Credentials say, each distinct line once."""
+    return list(dict.fromkeys(found.line() for found in result.credentials if found))
+
+
+def plain(result: Result, *, with_text: bool = True) -> str:
+    lines = [f"[{len(result.outputs)} image(s)] {caption(result)}", *credential_lines(result)]
+    if result.sources:
+        lines.append("sources: " + "; ".join(f"{s.title} <{s.uri}>" for s in result.sources))
+    if with_text and result.text:
+        lines.append(result.text)
+    lines.extend(f"note: {n}" for n in result.all_notes)
+    return "\n".join(lines)
+
+
+def status_bundle(model_id: str, seconds: float, count: int) -> dict[str, str]:
+    what = f"{count} images" if count > 1 else "an image"
+    text = f"⏳ Asking {model_id} for {what} · {seconds:.0f} s (interrupt the kernel to stop)"
+    return {
+        "text/html": f'<div class="nb-banana-status" style="{_BOX} {_MUTED}">'
+        f"{html.escape(text)}</div>",
+        "text/plain": text,
+    }
+
+
+def contact_sheet_bundle(run: EachResult) -> tuple[dict, dict]:
+    """A ``--each`` run as a contact sheet: each element's thumbnails over its number and
+    label, in element order (a failed one shows why, one not asked says so), then the run's
+    summary line and notes. Thumbnails, not previews: a hundred must not weigh down the
+    notebook."""
+    failures = {failure.index: failure for failure in run.failed}
+    pieces = [f'<div class="nb-banana-each" style="{_BOX}">',
+              '<div style="display: grid; gap: 8px; '
+              'grid-template-columns: repeat(auto-fill, minmax(128px, 1fr));">']  # fmt: skip
+    lines = []
+    for element in run.elements:
+        done, failure = run.done.get(element.index), failures.get(element.index)
+        label = f"#{element.index} {element.label}"
+        pieces.append('<figure style="margin: 0;">')
+        if done is not None:
+            pieces.extend(f'<img src="data:image/jpeg;base64,{base64.b64encode(t).decode()}" '
+                          f'alt="{html.escape(label, quote=True)}" style="{_IMG_IN_GRID}"/>'
+                          for t in done.thumbs)  # fmt: skip
+            lines.append(f"{label}: {done.images} image(s)" + " (from the store)" * done.cached)
+        else:
+            why = f"✖ {failure.reason}" if failure is not None else "not asked"
+            pieces.append(f'<div style="{_MUTED} {_MISSING}">{html.escape(why)}</div>')
+            lines.append(f"{label}: {why}")
+        pieces.append(f'<figcaption style="{_MUTED}">{html.escape(label)}</figcaption></figure>')
+    pieces.append("</div>")
+    said = [summary(run), *notes(run)]
+    pieces.append(f'<div style="{_MUTED}">🍌 {html.escape(said[0])}</div>')
+    pieces.extend(f'<div style="{_MUTED}">ℹ {html.escape(note)}</div>' for note in said[1:])
+    pieces.append("</div>")
+    meta = {"nb_banana": {"each": {"total": len(run), "done": len(run.done),
+                                   "failed": [vars(f) for f in run.failed],
+                                   "cost_usd": round(run.cost, 4)}}}  # fmt: skip
+    plain_text = "\n".join([*lines, *said])
+    return {"text/html": "".join(pieces), "text/plain": plain_text}, meta
+
+
+def dry_run_bundle(dry: DryRun) -> tuple[dict, dict]:
+    req = dry.request
+    thumbs = "".join(
+        f'<figure style="margin: 0 8px 0 0; display: inline-block; text-align: center;">'
+        f'<img src="data:{p.image.mime_type};base64,{base64.b64encode(p.image.data).decode()}" '
+        f'style="max-width: 96px; max-height: 96px; border-radius: 4px;"/>'
+        f'<figcaption style="{_MUTED}">{html.escape(p.label)} · {p.image.width}×{p.image.height}'
+        f"</figcaption></figure>"
+        for p in req.images
+    )
+    summary = (
+        f"Dry run: nothing sent. POST {dry.endpoint}/…/models/{req.model.id}:generateContent"
+        f" × {req.count} · {dry.history_turns} earlier turns"
+        f" · {req.aspect or 'shape: the model’s choice'} · {req.size or 'size: the API’s 1K'}"
+        + (
+            " · would be answered from the store (no cost)"
+            if dry.cached
+            else f" · estimated ~{format_usd(dry.estimate)}"
+        )
+    )
+    body = json.dumps(dry.body, indent=2, ensure_ascii=False)
+    notes = "".join(f'<div style="{_MUTED}">ℹ {html.escape(n)}</div>' for n in req.notes)
+    html_text = (
+        f'<div class="nb-banana-dry-run" style="{_BOX}"><div><b>{html.escape(summary)}</b></div>'
+        f'<div>{thumbs}</div><pre style="{_CODE}">'
+        f"{html.escape(body)}</pre>{notes}</div>"
+    )
+    plain_text = "\n".join([summary, body, *(f"note: {n}" for n in req.notes)])
+    return {"text/html": html_text, "text/plain": plain_text}, {}
+
+
+draw_with(Result, result_bundle)
+draw_with(Comparison, comparison_bundle)
+draw_with(EachResult, contact_sheet_bundle)
+draw_with(DryRun, dry_run_bundle)

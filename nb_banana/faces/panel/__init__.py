@@ -1,0 +1,36 @@
+"""The ipywidgets face: ``%banana panel`` or ``nb_banana.panel()``.
+
+A prompt box, the model's options, references, and Generate / Continue / Stop over the same
+the turn runner (``turns``) as ``%%banana``; results show in a gallery with the
+chat's timeline under it. ``app.py`` wires it; each part of the screen has its own module.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from .app import Panel
+
+__all__ = ["Panel", "panel"]
+
+
+def panel() -> Panel:
+    """Show a panel below the current cell and return it (to drive or inspect from code)."""
+    from IPython.display import display
+
+    shown = Panel()
+    display(shown.widget)
+    return shown
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this package makes ``nb_banana.faces.panel`` the module, not the function (Python
+    sets the parent's attribute on import), so the module calls ``panel()`` itself and
+    ``nb_banana.panel()`` works either way."""
+
+    def __call__(self) -> Panel:
+        return panel()
+
+
+sys.modules[__name__].__class__ = _CallableModule

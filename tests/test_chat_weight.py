@@ -15,8 +15,8 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
-from nb_banana import turns
-from nb_banana.settings import settings
+from nb_banana.context import settings
+from nb_banana.turns import runner
 
 from .conftest import restart_kernel
 
@@ -45,9 +45,7 @@ def signatures_sent(request) -> list[bytes]:
     return [base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)) for s in found if s]
 
 
-def test_megabyte_signatures_live_in_blobs_and_go_back_byte_for_byte_after_a_restart(
-    ip, real_size
-):
+def test_megabyte_signatures_live_in_blobs_and_go_back_byte_for_byte_after_a_restart(ip, real_size):
     cell(ip, "w1", "-m pro -c heavy", "a lighthouse")
     cell(ip, "w2", "-c heavy", "add a storm")
     issued = signatures_sent(generations(real_size)[-1])
@@ -68,7 +66,7 @@ def test_megabyte_signatures_live_in_blobs_and_go_back_byte_for_byte_after_a_res
 def test_a_chat_whose_next_request_passes_the_limit_is_refused_before_sending(
     ip, real_size, monkeypatch
 ):
-    monkeypatch.setattr(turns, "INLINE_REQUEST_BYTES", 4_000_000)  # 100 MB, scaled down
+    monkeypatch.setattr(runner, "INLINE_REQUEST_BYTES", 4_000_000)  # 100 MB, scaled down
     cell(ip, "l1", "-m pro -c long", "a lighthouse")
     cell(ip, "l2", "-c long", "add a storm")
     calls = len(generations(real_size))

@@ -19,6 +19,7 @@ from nb_banana.context import settings
 from nb_banana.turns import runner
 
 from .conftest import restart_kernel
+from .test_turns import cell
 
 
 @pytest.fixture
@@ -29,14 +30,6 @@ def real_size(ip, sim):
     ip.user_ns["__session__"] = "/home/me/heavy.ipynb"
     yield sim
     del ip.user_ns["__session__"]
-
-
-def cell(ip, cell_id: str, line: str, text: str):
-    with capture_output() as captured:
-        outcome = ip.run_cell(f"%%banana {line}\n{text}", cell_id=cell_id)
-    if outcome.error_in_exec is not None:
-        raise outcome.error_in_exec
-    return captured
 
 
 def signatures_sent(request) -> list[bytes]:

@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -199,7 +200,9 @@ def collect(client, msg_id: str, timeout: float = 30) -> tuple[str, str]:
 THREADS = "import threading; print(sorted(t.name for t in threading.enumerate()))"
 
 
-def test_kernel_interrupt_stops_the_cell_and_the_next_cell_works(sim, tmp_path):
+@contextmanager
+def banana_kernel(sim, tmp_path) -> Iterator[tuple[Any, Any]]:
+    """A real IPython kernel with nb_banana loaded against ``sim``: (manager, client)."""
     env = {**os.environ, "GEMINI_API_KEY": TEST_KEY, "IPYTHONDIR": str(tmp_path / "ipython")}
     manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
     try:
@@ -208,6 +211,14 @@ def test_kernel_interrupt_stops_the_cell_and_the_next_cell_works(sim, tmp_path):
             f"%config Banana.store = '{tmp_path / 'store'}'"
         )
         assert execute(client, setup)[0] == "ok"
+        yield manager, client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def test_kernel_interrupt_stops_the_cell_and_the_next_cell_works(sim, tmp_path):
+    with banana_kernel(sim, tmp_path) as (manager, client):
         assert execute(client, "%%banana -m pro -c house\na house")[0] == "ok"
         threads_before = execute(client, THREADS)[1]
 
@@ -227,6 +238,3 @@ def test_kernel_interrupt_stops_the_cell_and_the_next_cell_works(sim, tmp_path):
         assert execute(client, turns)[1].strip() == "['a house']"
         assert execute(client, "%%banana -c house\nmake it green")[0] == "ok"
         assert execute(client, turns)[1].strip() == "['a house', 'make it green']"
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)

@@ -7,18 +7,14 @@ simulator's answer for longer than 30 s, so they are slow on purpose.
 
 from __future__ import annotations
 
-import os
 import re
 import time
-
-from jupyter_client.manager import start_new_kernel
 
 from nb_banana.context import settings
 from nb_banana.faces.panel import Panel
 from nb_banana.simulator import Fault
 
-from .conftest import TEST_KEY
-from .test_interrupts import CANCELLED, collect, execute, settled
+from .test_interrupts import CANCELLED, banana_kernel, collect, execute, settled
 
 LONG = 34.0  # seconds: past 30, where a client's default read timeout would often fall
 
@@ -26,14 +22,7 @@ LONG = 34.0  # seconds: past 30, where a client's default read timeout would oft
 def test_a_long_call_completes_with_the_status_line_counting_and_the_next_is_interruptible(
     sim, tmp_path
 ):
-    env = {**os.environ, "GEMINI_API_KEY": TEST_KEY, "IPYTHONDIR": str(tmp_path / "ipython")}
-    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
-    try:
-        setup = (
-            f"%load_ext nb_banana\n%config Banana.base_url = '{sim.url}'\n"
-            f"%config Banana.store = '{tmp_path / 'store'}'"
-        )
-        assert execute(client, setup)[0] == "ok"
+    with banana_kernel(sim, tmp_path) as (manager, client):
         sim.inject(Fault.slow(LONG))
         started = time.monotonic()
         msg_id = client.execute("%%banana -m pro -c long\na slow cathedral")
@@ -67,9 +56,6 @@ def test_a_long_call_completes_with_the_status_line_counting_and_the_next_is_int
         turns = "from nb_banana.context import session\n"
         turns += "print([t.prompt.strip() for t in session().chats.get('long').turns])"
         assert execute(client, turns)[1].strip() == "['a slow cathedral']"
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
 
 
 def test_the_panel_stays_busy_and_counting_through_a_long_call(ip, sim):

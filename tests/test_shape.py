@@ -16,17 +16,7 @@ from nb_banana.context import settings
 from nb_banana.faces.panel import Panel
 
 from .test_batch import creates, in_cell
-
-
-def run(ip, line: str, cell: str, cell_id: str | None = None):
-    with capture_output() as captured:
-        if cell_id is None:
-            ip.run_cell_magic("banana", line, cell)
-        else:
-            outcome = ip.run_cell(f"%%banana {line}\n{cell}", cell_id=cell_id)
-            if outcome.error_in_exec is not None:
-                raise outcome.error_in_exec
-    return captured
+from .test_compare import run
 
 
 def generation_configs(sim) -> list[dict]:

@@ -223,3 +223,73 @@ def test_stream_seconds_spreads_the_events(sim):
     started = time.monotonic()
     result = nb_banana.generate("a slow snail", model="pro", thoughts=True)
     assert result.drafts and time.monotonic() - started >= 0.9
+
+
+def test_the_cell_shows_thoughts_then_a_draft_then_the_picture_in_place(ip, sim, monkeypatch):
+    monkeypatch.setattr(ip, "kernel", object(), raising=False)  # as in Jupyter: live displays
+    sim.stream_seconds = 1.5
+    with capture_output() as captured:
+        ip.run_cell_magic("banana", "-m pro --thoughts", "a glass greenhouse")
+    shown = [(o.data.get("text/html", ""), o.transient) for o in captured.outputs]
+    ids = {transient["display_id"] for _, transient in shown if transient}
+    assert len(ids) == 1  # one display, updated in place
+    first_thought = next(i for i, (h, _) in enumerate(shown) if "Planning the picture" in h
+                         and "nb-banana-live" in h)  # fmt: skip
+    first_draft = next(i for i, (h, _) in enumerate(shown) if "nb-banana-draft" in h)
+    final = next(i for i, (h, _) in enumerate(shown) if "nb-banana-result" in h)
+    last_update = max(i for i, (_, transient) in enumerate(shown) if transient)
+    assert 0 < first_thought < first_draft < final == last_update
+    assert "<strong>Planning the picture</strong>" in shown[first_thought][0]
+    assert "nb-banana-live" not in shown[final][0]
+
+
+@pytest.fixture
+def panel(ip, sim):
+    from nb_banana.faces.panel import Panel
+    from nb_banana.turns import catalog
+
+    shown = Panel(namespace=ip.user_ns)
+    catalog.wait()
+    sim.clear_requests()
+    yield shown
+    shown.close()
+    shown.wait(10)
+
+
+def until(check, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_the_panel_shows_the_thoughts_and_the_latest_draft_live(panel, sim):
+    sim.stream_seconds = 1.5
+    panel.form.model.value = "gemini-3-pro-image"
+    panel.form.thoughts.value = True
+    panel.form.prompt.value = "a paper lantern"
+    panel.generate_button.click()
+    assert until(lambda: "<strong>Planning the picture</strong>" in panel.live.value)
+    assert panel.live.layout.display == "" and "thinking" in panel.message
+    assert "nb-banana-draft" not in panel.live.value  # thoughts come before the drafts
+    assert until(lambda: "nb-banana-draft" in panel.live.value)
+    panel.wait(10)
+    result = panel._ns["_banana"]
+    assert panel.live.layout.display == "none" and panel.message.startswith("Done")
+    assert len(result.drafts) == 2 and len(panel.gallery.pictures) == 1
+    assert sim.requests[-1].path.split("?")[0].endswith(STREAM_PATH)
+
+
+def test_stop_mid_stream_in_the_panel_commits_nothing(panel, sim):
+    sim.stream_seconds = 4.0
+    panel.form.model.value = "gemini-3-pro-image"
+    panel.form.thoughts.value = True
+    panel.form.prompt.value = "a slow lantern"
+    panel.generate_button.click()
+    assert until(lambda: "Planning the picture" in panel.live.value)
+    panel.stop_button.click()
+    panel.wait(2)
+    assert panel.message.startswith("Cancelled") and panel.live.layout.display == "none"
+    assert session().chats.chats == {} and panel.gallery.pictures == []

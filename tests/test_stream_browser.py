@@ -82,8 +82,8 @@ def _start(page, cell) -> None:
 
 def _open(page, url: str) -> None:
     """Put the notebook beside the fixture's, open it, and load the extension."""
-    markup._api(url, "PUT", "contents/thinking.ipynb",
-                {"type": "notebook", "format": "json", "content": markup._notebook(CELLS)})  # fmt: skip
+    notebook = {"type": "notebook", "format": "json", "content": markup._notebook(CELLS)}
+    markup._api(url, "PUT", "contents/thinking.ipynb", notebook)
     page.goto(url.replace("/panel.ipynb?", "/thinking.ipynb?"), wait_until="domcontentloaded",
               timeout=60_000)  # fmt: skip
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)

@@ -293,3 +293,11 @@ def test_stop_mid_stream_in_the_panel_commits_nothing(panel, sim):
     panel.wait(2)
     assert panel.message.startswith("Cancelled") and panel.live.layout.display == "none"
     assert session().chats.chats == {} and panel.gallery.pictures == []
+
+
+def test_waiting_for_a_stream_does_not_spin(sim):
+    nb_banana.generate("a warm-up kite", model="pro", thoughts=True)  # the SDK loaded, pools open
+    sim.stream_seconds = 1.5
+    busy = time.thread_time()
+    nb_banana.generate("a patient kite", model="pro", thoughts=True)
+    assert time.thread_time() - busy < 0.5  # the waiting thread sleeps between chunks

@@ -87,7 +87,8 @@ class Engine:
         try:
             while True:
                 if wake is not None:
-                    wake.wait(tick)
+                    if wake.wait(tick):
+                        wake.clear()  # woken: wait for the next chunk, not spin on this one
                     if future.done():
                         return future.result()
                     if on_tick:

@@ -343,8 +343,10 @@ class Panel:
     def _tick(self, call: Call) -> None:
         """The elapsed time every tick; a streamed call's live view as each chunk comes."""
         while not call.shown.is_set():
-            wake = call.live.watch.changed if call.live is not None else call.shown
-            wake.wait(_TICK_SECONDS)
+            if call.live is None:
+                call.shown.wait(_TICK_SECONDS)
+            elif call.live.watch.changed.wait(_TICK_SECONDS):
+                call.live.watch.changed.clear()  # woken: wait for the next chunk
             if not call.shown.is_set():
                 call.tick(functools.partial(self._show_progress, call))
 

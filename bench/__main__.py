@@ -34,7 +34,9 @@ class Plan:
         return cls(repeats=15, load_repeats=15, ref_size=4096, ref_repeats=3, chat_turns=10)
 
 
-GROUPS = ("cells", "load", "references", "replies", "panel", "store", "chats", "batch", "many")
+GROUPS = (
+    "cells", "stream", "load", "references", "replies", "panel", "store", "chats", "batch", "many",
+)  # fmt: skip
 REFERENCES = 14
 
 
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(group: str, rig: Rig, plan: Plan) -> Callable[[], list[Figure]]:
-    from . import batch, chats, many, panel, references, replies, speed, startup, store
+    from . import batch, chats, many, panel, references, replies, speed, startup, store, stream
 
     def refs() -> list[Figure]:
         timing = references.references_figure(plan.ref_size, REFERENCES, plan.ref_repeats)
@@ -97,6 +99,7 @@ def _run(group: str, rig: Rig, plan: Plan) -> Callable[[], list[Figure]]:
 
     return {
         "cells": lambda: speed.cell_figures(rig, plan.repeats),
+        "stream": lambda: [stream.first_thought_figure(rig, plan.repeats)],
         "load": lambda: [startup.load_ext_figure(plan.load_repeats)],
         "references": refs,
         "replies": lambda: [replies.replies_figure(rig, plan.repeats)],

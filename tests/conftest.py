@@ -39,6 +39,7 @@ def sim(simulator_server, monkeypatch, tmp_path):
     simulator_server.reset()
     simulator_server.latency = 0.0
     simulator_server.model_latency = {}
+    simulator_server.stream_seconds = 0.0
     simulator_server.signature_bytes = TEST_SIGNATURE_BYTES
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)

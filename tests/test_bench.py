@@ -18,7 +18,7 @@ FIGURES = {
     "cell_1k", "variants_n4", "variants_n8", "load_ext", "references_14", "references_memory",
     "replies_4x2k", "panel_click", "cached_rerun_n4", "ipynb_bytes_2k", "ipynb_bytes_4k",
     "chat_turn_bytes", "chat_turn_floor", "chat_heap_held", "chat_rss_held", "batch_submit_500",
-    "each_100", "each_rate_limited", "each_memory",
+    "each_100", "each_rate_limited", "each_memory", "first_thought_shown",
 }  # fmt: skip
 
 

@@ -18,3 +18,6 @@ def test_quickstart_runs_offline_and_writes_html_with_images(tmp_path):
     assert "offline" in html and "simulator" in html
     assert "does not take 4K images (makes -s 1K)" in html  # the one-line refusal, shown
     assert "gemini-3.1-flash-lite-image" in html and "shut down 2026-06-25" in html
+    # The --thoughts cell on Pro: its thought summaries folded under the final picture.
+    assert "<summary>Thoughts and 2 draft(s)</summary>" in html
+    assert "<strong>Planning the picture</strong>" in html and "nb-banana-live" not in html

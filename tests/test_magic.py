@@ -212,7 +212,8 @@ def test_thoughts_are_requested_and_shown(ip, sim):
     thinking = config["thinkingConfig"]
     assert (thinking.get("includeThoughts") or thinking.get("include_thoughts")) is True
     assert ip.user_ns["_banana"].thoughts
-    assert "<summary>Thoughts</summary>" in html_of(captured)
+    assert "<summary>Thoughts and 2 draft(s)</summary>" in html_of(captured)
+    assert sim.requests[-1].path.split("?")[0].endswith(":streamGenerateContent")
 
 
 def test_model_text_is_shown_as_markdown(ip, sim):

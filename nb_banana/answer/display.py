@@ -10,6 +10,7 @@ import base64
 import binascii
 import html
 import json
+import re
 from typing import Any
 
 from ..gemini.models import describe_shape
@@ -19,6 +20,7 @@ from .comparison import Comparison
 from .drawing import draw_with
 from .dry_run import DryRun
 from .each_result import EachResult, notes, summary
+from .previews import Preview, make_preview
 from .result import Result
 
 _BOX = (
@@ -116,12 +118,8 @@ def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict
         pieces.append("</div>")
     # The same order as the magic's output, where the text follows as its own Markdown:
     # pictures, how they were made, then what the model said.
-    if result.thoughts:
-        pieces.append(
-            '<details style="margin-top: 6px;"><summary>Thoughts</summary>'
-            f'<div style="white-space: pre-wrap; {_MUTED}">{html.escape(result.thoughts)}</div>'
-            "</details>"
-        )
+    if result.thoughts or result.drafts:
+        pieces.extend(_thoughts_folded(result))
     pieces.append(f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>')
     pieces.extend(f'<div style="{_MUTED}">🔏 {html.escape(line)}</div>'
                   for line in credential_lines(result))  # fmt: skip
@@ -227,6 +225,62 @@ def plain(result: Result, *, with_text: bool = True) -> str:
         lines.append(result.text)
     lines.extend(f"note: {n}" for n in result.all_notes)
     return "\n".join(lines)
+
+
+# A draft in the folded thoughts: small, as the sketch it is (and light in the .ipynb).
+DRAFT_PX = 256
+# The live view's draft: big enough to watch the picture form, light enough to resend.
+LIVE_DRAFT_PX = 512
+
+
+def _thoughts_folded(result: Result) -> list[str]:
+    """The thought summaries (Markdown's bold and paragraphs drawn) and the drafts as small
+    pictures, folded under the answer: there to read, out of the picture's way."""
+    what = "Thoughts" + (f" and {len(result.drafts)} draft(s)" if result.drafts else "")
+    pieces = ['<details class="nb-banana-thoughts" style="margin-top: 6px;">'
+              f"<summary>{what}</summary>",
+              f'<div style="{_MUTED}">{markdown_html(result.thoughts)}</div>']  # fmt: skip
+    if result.drafts:
+        pieces.append('<div style="display: flex; gap: 6px; flex-wrap: wrap;">')
+        for i, draft in enumerate(result.drafts, 1):
+            small = make_preview(draft.data, draft.mime_type, DRAFT_PX)
+            pieces.extend(_figure(small.data, small.mime_type, small.width, f"draft {i}",
+                                  "display: block; border-radius: 4px; opacity: 0.9;"))  # fmt: skip
+        pieces.append("</div>")
+    pieces.append("</details>")
+    return pieces
+
+
+def markdown_html(text: str) -> str:
+    """Thought summaries as HTML: the Markdown they use (``**headings**``, blank-line
+    paragraphs, line breaks), everything else escaped."""
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    out = []
+    for paragraph in paragraphs:
+        escaped = html.escape(paragraph.strip())
+        bold = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+        out.append(f'<p style="margin: 4px 0;">{bold.replace(chr(10), "<br/>")}</p>')
+    return "".join(out)
+
+
+def live_bundle(
+    model_id: str, seconds: float, thoughts: str, draft: Preview | None, drafts: int
+) -> dict[str, str]:
+    """A streamed call while it runs: the thoughts so far, the latest draft, the time.
+    Replaced in place by the answer (``result_bundle``) when it is complete."""
+    head = f"💭 {model_id} is thinking · {seconds:.0f} s (interrupt the kernel to stop)"
+    pieces = [f'<div class="nb-banana-live" style="{_BOX}">',
+              f'<div style="{_MUTED}">{html.escape(head)}</div>',
+              f'<div class="nb-banana-live-thoughts">{markdown_html(thoughts)}</div>']  # fmt: skip
+    lines = [head, thoughts]
+    if draft is not None:
+        label = f"draft {drafts}"
+        pieces.append(f'<div class="nb-banana-draft" style="{_MUTED}">✏️ {label}</div>')
+        pieces.extend(_figure(draft.data, draft.mime_type, draft.width, label,
+                              _IMG_ALONE + " opacity: 0.85;"))  # fmt: skip
+        lines.append(f"[{label}: {draft.width}×{draft.height}]")
+    pieces.append("</div>")
+    return {"text/html": "".join(pieces), "text/plain": "\n".join(line for line in lines if line)}
 
 
 def status_bundle(model_id: str, seconds: float, count: int) -> dict[str, str]:

@@ -78,6 +78,12 @@ class Result:
         return "\n\n".join(reply.thoughts for reply in self.replies if reply.thoughts)
 
     @property
+    def drafts(self) -> list[OutImage]:
+        """The model's draft pictures (``--thoughts``), in the order they came: its sketches
+        before the answer, never among ``outputs``, ``images`` or what ``save`` writes."""
+        return [draft for reply in self.replies for draft in reply.drafts]
+
+    @property
     def sources(self) -> list[Source]:
         """The web pages Google Search gave the model (``--search``), each once."""
         seen: dict[str, Source] = {}

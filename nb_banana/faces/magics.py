@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..answer.comparison import Comparison
     from ..answer.result import Result
     from ..gemini.request import Item
+    from ..gemini.stream import Watch
     from ..turns.runner import Ask
 
 
@@ -183,12 +184,14 @@ class BananaMagics(Magics):
         return items
 
     def _call(self, ask: Ask) -> Result:
+        from ..gemini.stream import Watch  # loads the SDK: not at %load_ext
         from ..turns import runner as turns  # loads the SDK: not at %load_ext
 
         planned = turns.plan(ask)
-        handle, tick = self._status(planned.request.model.id, planned.request.count)
+        watch = Watch() if turns.streams(planned) else None
+        handle, tick = self._status(planned.request.model.id, planned.request.count, watch)
         try:
-            result = turns.finish(planned, tick)
+            result = turns.finish(planned, tick, watch)
         except BaseException:
             if handle is not None:
                 handle.update({"text/plain": ""}, raw=True)
@@ -283,17 +286,24 @@ class BananaMagics(Magics):
         if args.out:
             ns[args.out] = bound
 
-    def _status(self, model: str, count: int) -> tuple[Any, Callable[[float], None]]:
-        """The status line shown while a call is out (in a kernel), and what updates it."""
+    def _status(
+        self, model: str, count: int, watch: Watch | None = None
+    ) -> tuple[Any, Callable[[float], None]]:
+        """The status line shown while a call is out (in a kernel), and what updates it;
+        for a streamed call (``watch``), the live view of its thoughts and drafts."""
         from ..answer.display import status_bundle  # loads the SDK: not at %load_ext
+        from .live import LiveView  # loads the SDK: not at %load_ext
 
         handle = None
         if getattr(self.shell, "kernel", None) is not None:
             handle = display(status_bundle(model, 0, count), raw=True, display_id=True)
+        live = LiveView(model, watch) if watch is not None else None
 
         def tick(seconds: float) -> None:
-            if handle is not None:
-                handle.update(status_bundle(model, seconds, count), raw=True)
+            if handle is None:
+                return
+            bundle = live.bundle(seconds) if live is not None else None
+            handle.update(bundle or status_bundle(model, seconds, count), raw=True)
 
         return handle, tick
 

@@ -25,7 +25,7 @@ from google.genai import errors as sdk_errors
 from google.genai import types
 
 from ..errors import ApiError, BananaError, CancelledError, NoImageError, NoKeyError, TransientError
-from . import secrets, wire
+from . import secrets, stream, wire
 from .models import UnknownModel, resolve_model
 from .request import Request
 
@@ -74,11 +74,26 @@ class Engine:
         future: concurrent.futures.Future[T],
         on_tick: Callable[[float], None] | None = None,
         tick: float = 0.5,
+        wake: threading.Event | None = None,
     ) -> T:
-        """Block until done; Ctrl-C or the kernel's interrupt cancels the call cleanly."""
+        """Block until done; Ctrl-C or the kernel's interrupt cancels the call cleanly.
+
+        ``on_tick`` runs every ``tick`` seconds, and at once whenever ``wake`` is set (a
+        streamed call's new chunk), so a live display follows the stream without delay.
+        """
         start = time.perf_counter()
+        if wake is not None:
+            future.add_done_callback(lambda _: wake.set())
         try:
             while True:
+                if wake is not None:
+                    if wake.wait(tick):
+                        wake.clear()  # woken: wait for the next chunk, not spin on this one
+                    if future.done():
+                        return future.result()
+                    if on_tick:
+                        on_tick(time.perf_counter() - start)
+                    continue
                 try:
                     return future.result(timeout=tick)
                 except concurrent.futures.TimeoutError:
@@ -185,6 +200,56 @@ async def run_samples(
         elif isinstance(item, BaseException):
             raise item
     return results
+
+
+async def run_stream(
+    client: genai.Client,
+    request: Request,
+    history: Sequence[types.Content],
+    config: types.GenerateContentConfig,
+    limit: asyncio.Semaphore,
+    failure_context: dict[str, Any],
+    watch: stream.Watch,
+) -> list[wire.Reply | BananaError]:
+    """One call as a stream (``generate_content_stream``): each chunk is put together as it
+    arrives and its glimpse posted to ``watch``; the whole is the same one-sample list
+    ``run_samples`` gives.
+
+    A stream that breaks (the connection cut, a ``{"error": …}`` event, no finish reason
+    before the end) is an error, never a partial answer, and is not retried: the SDK
+    retries only before the stream begins, and the thoughts already shown would be
+    followed by another call's (docs/reliability.md, "Streaming").
+    """
+    contents = wire.contents(request, history)
+    assembly = stream.Assembly()
+    async with limit:
+        try:
+            chunks = await client.aio.models.generate_content_stream(
+                model=request.model.id, contents=contents, config=config
+            )
+            try:
+                async for chunk in chunks:
+                    watch.post(assembly.add(chunk))
+            finally:  # an interrupt mid-stream closes the connection now, not at collection
+                await chunks.aclose()
+        except Exception as exc:
+            error = translate(exc, model_id=request.model.id, **failure_context)
+            raise secrets.scrub(_mid_stream(error, assembly)) from secrets.scrub(exc, frames=False)
+    if assembly.finish is None and assembly.chunks:
+        raise TransientError(
+            f"The stream ended after {assembly.chunks} chunk(s), before the model finished: "
+            "nothing was kept; re-run the cell."
+        )
+    return [assembly.reply()]
+
+
+def _mid_stream(error: BananaError, assembly: stream.Assembly) -> BananaError:
+    """An error after chunks had arrived says so: what was shown is not kept."""
+    if not assembly.chunks:
+        return error
+    said = f"The stream broke after {assembly.chunks} chunk(s) and nothing was kept. "
+    error.args = (said + str(error.args[0]), *error.args[1:])
+    return error
 
 
 def translate(

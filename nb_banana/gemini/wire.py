@@ -104,6 +104,9 @@ class Reply:
     content: types.Content
     finish_reason: str
     grounding: Grounding | None = None
+    # The model's draft pictures (parts with ``thought: true``), as received: shown under
+    # the answer, never an answer themselves (``stream.py``).
+    drafts: tuple[OutImage, ...] = ()
 
 
 def user_content(request: Request) -> types.Content:
@@ -267,16 +270,18 @@ def parse_reply(response: types.GenerateContentResponse) -> Reply:
     text = "".join(p.text for p in answer if p.text)
     thoughts = "".join(p.text for p in parts if p.thought and p.text)
     found = [p.inline_data for p in answer if p.inline_data and p.inline_data.data]
+    sketches = [p.inline_data for p in parts if p.thought and p.inline_data and p.inline_data.data]
     if not found:
         _raise_no_image(reason, text)
     return Reply(
-        images=tuple(_checked_image(blob.data, blob.mime_type or "") for blob in found),
+        images=tuple(checked_image(blob.data, blob.mime_type or "") for blob in found),
         text=text.strip(),
         thoughts=thoughts.strip(),
         usage=_usage(response.usage_metadata),
         content=content,
         finish_reason=reason,
         grounding=_grounding(candidate.grounding_metadata),
+        drafts=tuple(checked_image(blob.data, blob.mime_type or "") for blob in sketches),
     )
 
 
@@ -340,7 +345,7 @@ def _raise_no_image(reason: str, text: str) -> None:
     )
 
 
-def _checked_image(data: bytes, mime_type: str) -> OutImage:
+def checked_image(data: bytes, mime_type: str) -> OutImage:
     """Check the image is whole before it enters a chat or the store.
 
     A PNG's chunk CRCs prove it whole without decoding pixels; other formats carry no such

@@ -152,6 +152,7 @@ def record(store: Store, key: str, result: Result, endpoint: str) -> int:
             "text": reply.text, "thoughts": reply.thoughts,
             "finish_reason": reply.finish_reason, "usage": vars(reply.usage), "images": images,
             "grounding": reply.grounding.to_doc() if reply.grounding else None,
+            **({"drafts": _draft_entries(store, reply.drafts)} if reply.drafts else {}),
         })  # fmt: skip
     row = {
         "cache_key": key,
@@ -169,6 +170,13 @@ def record(store: Store, key: str, result: Result, endpoint: str) -> int:
         "endpoint": endpoint,
     }
     return store.record(row)
+
+
+def _draft_entries(store: Store, drafts: Sequence[wire.OutImage]) -> list[dict[str, Any]]:
+    """A reply's draft pictures as blobs, so a re-run from the store shows them too."""
+    names = store.put_blobs([(d.data, d.mime_type) for d in drafts])
+    return [{"mime_type": d.mime_type, "width": d.width, "height": d.height, "blob": name}
+            for d, name in zip(drafts, names, strict=True)]  # fmt: skip
 
 
 def _image_entries(store: Store, result: Result) -> Iterator[dict[str, Any]]:
@@ -209,6 +217,10 @@ def rebuild(store: Store, row: Row, request: Request) -> tuple[tuple[wire.Reply,
                 content=wire.content_from_doc(doc["content"], store),
                 finish_reason=doc["finish_reason"],
                 grounding=wire.Grounding.from_doc(doc.get("grounding")),
+                drafts=tuple(
+                    wire.OutImage(store.blob(d["blob"]), d["mime_type"], d["width"], d["height"])
+                    for d in doc.get("drafts", ())
+                ),
             )
         )
     return tuple(replies), tuple(previews)

@@ -41,6 +41,14 @@ def main(argv: list[str] | None = None) -> None:
         "about 1.1 MB of base64 on Pro)",
     )
     parser.add_argument(
+        "--stream-seconds",
+        type=_seconds,
+        default=0.0,
+        metavar="S",
+        help="spread a streamed reply's events (streamGenerateContent) over S seconds, to "
+        "watch thoughts and drafts arrive (default: 0)",
+    )
+    parser.add_argument(
         "--api-key", default=None, help="accept only this key (default: any non-empty key)"
     )
     parser.add_argument(
@@ -75,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         signature_bytes=args.signature_bytes,
         model_latency=dict(args.model_latency),
     )
+    simulator.stream_seconds = args.stream_seconds
     if args.batch_timing is not None:
         simulator.batch_timing = tuple(args.batch_timing)
     simulator.start()
@@ -108,6 +117,17 @@ def _signature_bytes(text: str) -> int:
     if size < MIN_BYTES:
         raise argparse.ArgumentTypeError(f"expected a whole number >= {MIN_BYTES}, not {text!r}")
     return size
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds, zero or more."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, not {text!r}")
+    return seconds
 
 
 def _model_latency(text: str) -> tuple[str, float]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from . import streaming
 from .faults import Fault
 from .listing import get_model, image_model, list_page
 from .rejections import JSON_TYPE, Rejection, invalid
@@ -38,6 +39,8 @@ from .validate import ImageRequest, read_request
 # "Thought signatures"; 20 MB before). Read as MiB, as the old limit's message counted.
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
 GENERATE = "generateContent"
+STREAM = "streamGenerateContent"
+SSE_TYPE = "text/event-stream"
 LIST = "list"
 GET = "get"
 BATCH_CREATE = "batchGenerateContent"
@@ -48,6 +51,7 @@ BATCH_DELETE = "batches.delete"
 BATCH_ENDPOINTS = (BATCH_CREATE, BATCH_LIST, BATCH_GET, BATCH_CANCEL, BATCH_DELETE)
 _ROUTES = (
     ("POST", GENERATE, re.compile(r"/(v1|v1beta)/models/([^/:]+):generateContent")),
+    ("POST", STREAM, re.compile(r"/(v1|v1beta)/models/([^/:]+):streamGenerateContent")),
     ("GET", LIST, re.compile(r"/(v1|v1beta)/models()")),
     ("GET", GET, re.compile(r"/(v1|v1beta)/models/([^/:]+)")),
     ("POST", BATCH_CREATE, re.compile(r"/(v1|v1beta)/models/([^/:]+):batchGenerateContent")),
@@ -56,7 +60,7 @@ _ROUTES = (
     ("POST", BATCH_CANCEL, re.compile(r"/(v1|v1beta)/batches/([^/:]+):cancel")),
     ("DELETE", BATCH_DELETE, re.compile(r"/(v1|v1beta)/batches/([^/:]+)")),
 )
-_MODEL_ENDPOINTS = (GENERATE, LIST, GET, BATCH_CREATE)
+_MODEL_ENDPOINTS = (GENERATE, STREAM, LIST, GET, BATCH_CREATE)
 _NO_KEY = (
     "Method doesn't allow unregistered callers (callers without established identity). "
     "Please use API Key or other form of API consumer identity to call this API."
@@ -66,13 +70,18 @@ _BAD_KEY = "API key not valid. Please pass a valid API key."
 
 @dataclass(frozen=True)
 class Answer:
-    """One HTTP answer; ``cut`` sends half the body and closes the connection."""
+    """One HTTP answer; ``cut`` sends half the body and closes the connection.
+
+    A stream's answer holds its SSE ``events`` (sent one by one, spread over the
+    simulator's ``stream_seconds``); with ``cut``, half of ``body`` (the next event) follows
+    them before the connection closes."""
 
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
     content_type: str = JSON_TYPE
     cut: bool = False
+    events: tuple[bytes, ...] = ()
 
     @classmethod
     def json(cls, status: int, data: Any) -> Answer:
@@ -158,6 +167,49 @@ def generate_content(
     if fault is not None and fault.kind == "drop":
         return Answer(answer.status, answer.body, answer.headers, answer.content_type, cut=True)
     return answer
+
+
+def stream_content(
+    api_version: str,
+    model_id: str,
+    key: str,
+    expected_key: str | None,
+    body: bytes,
+    fault: Fault | None,
+    *,
+    admit: Callable[[str], None],
+    sample: Callable[[bytes], int],
+    signature_bytes: int | None = None,
+) -> Answer:
+    """The answer to one streamGenerateContent request: the same checks and reply as
+    ``generate_content`` (an error before the stream is a plain HTTP error, which the
+    SDK's retry sees), told as SSE events; ``cut_stream`` and ``stream_error`` faults
+    break it after some events, ``drop`` in the middle of the first."""
+    whole = generate_content(
+        api_version, model_id, key, expected_key, body, fault,
+        admit=admit, sample=sample, signature_bytes=signature_bytes,
+    )  # fmt: skip
+    if whole.status != 200:
+        return whole
+    if fault is not None and fault.kind == "malformed_json":
+        return _sse(b"data: " + whole.body + b"\r\n\r\n")
+    spec = image_model(model_id, api_version)
+    reply = json.loads(whole.body)
+    told = [streaming.encode(e) for e in streaming.events(reply, spec, signature_bytes)]
+    kind = fault.kind if fault is not None else ""
+    if kind == "drop":
+        return Answer(200, told[0], content_type=SSE_TYPE, cut=True)
+    if fault is None or fault.after is None:
+        return _sse(*told)
+    after = min(fault.after, len(told) - 1)
+    if kind == "cut_stream":
+        return Answer(200, told[after], content_type=SSE_TYPE, cut=True, events=tuple(told[:after]))
+    error = json.loads(fault_rejection(fault).body())  # stream_error
+    return _sse(*told[:after], streaming.encode(error))
+
+
+def _sse(*events: bytes) -> Answer:
+    return Answer(200, b"", content_type=SSE_TYPE, events=events)
 
 
 def draw(

@@ -30,6 +30,8 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "drop": (),
     "bad_image": (),
     "replay": ("reply",),
+    "cut_stream": ("after",),
+    "stream_error": ("after", "status", "message"),
 }
 
 
@@ -45,6 +47,7 @@ class Fault:
     reason: str | None = None
     text: str | None = None
     reply: dict[str, Any] | None = field(default=None, hash=False)
+    after: int | None = None
 
     @classmethod
     def http(
@@ -108,6 +111,23 @@ class Fault:
         if not isinstance(reply, dict):
             raise ValueError("a replay fault needs the reply as a JSON object")
         return cls("replay", reply=json.loads(json.dumps(reply)))
+
+    @classmethod
+    def cut_stream(cls, after: int = 2) -> Fault:
+        """A streamed reply (``streamGenerateContent``) whose connection closes after
+        ``after`` events, in the middle of the next one; a plain call answers normally."""
+        if after < 0:
+            raise ValueError("a cut_stream fault needs after >= 0")
+        return cls("cut_stream", after=after)
+
+    @classmethod
+    def stream_error(cls, after: int = 2, status: int = 500, message: str | None = None) -> Fault:
+        """A streamed reply that sends ``after`` events, then ``data: {"error": …}`` in the
+        API's error shape, and ends; a plain call answers normally."""
+        if after < 0 or not 400 <= status <= 599:
+            raise ValueError("a stream_error fault needs after >= 0 and a 4xx or 5xx status")
+        return cls("stream_error", after=after, status=status,
+                   message=message or DEFAULT_MESSAGES.get(status))  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:

@@ -31,11 +31,14 @@ from .batchstore import BatchJobs, Job
 from .endpoint import (
     BATCH_ENDPOINTS,
     GENERATE,
+    SSE_TYPE,
+    STREAM,
     Answer,
     Route,
     generate_content,
     models_endpoint,
     route,
+    stream_content,
 )
 from .faults import Fault, FaultQueue
 from .ratelimit import RateLimit, RateLimiter
@@ -72,7 +75,9 @@ class Simulator:
     a long-lived simulator in a notebook must not keep them all); ``None`` keeps every one.
     ``rate_limit=(requests, seconds)`` limits generateContent per model (settable at any
     time, as ``rate_limit``). ``state_dir`` keeps batch jobs in that folder, so that a new
-    simulator on it answers for them; without it they live in memory.
+    simulator on it answers for them; without it they live in memory. ``stream_seconds``
+    (settable at any time) spreads a streamed reply's events over that many seconds after
+    the first, so a client can be watched showing them as they come.
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class Simulator:
         self.api_key = api_key
         self.latency = latency
         self.model_latency: dict[str, float] = dict(model_latency or {})
+        self.stream_seconds = 0.0
         self.signature_bytes = signature_bytes
         self._port = port
         self._faults = FaultQueue()
@@ -394,14 +400,15 @@ class _Handler(BaseHTTPRequestHandler):
                 Rejection(
                     404,
                     f"The simulator has no {self.command} {path}: it serves "
-                    "POST /v1beta/models/{model}:generateContent, GET /v1beta/models, "
+                    "POST /v1beta/models/{model}:generateContent (and :streamGenerateContent), "
+                    "GET /v1beta/models, "
                     "GET /v1beta/models/{model}, POST /v1beta/models/{model}:"
                     "batchGenerateContent, GET /v1beta/batches, GET and DELETE "
                     "/v1beta/batches/{id}, POST /v1beta/batches/{id}:cancel (and the same "
                     "under /v1/).",
                 )
             )
-        if target.endpoint == GENERATE:
+        if target.endpoint in (GENERATE, STREAM):
             return self._generate(simulator, target, body)
         query = parse_qs(urlsplit(self.path).query)
         if target.endpoint in BATCH_ENDPOINTS:
@@ -425,7 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
             delay += fault.seconds or 0.0
         # Latency is the time the "model" takes to answer, drawing included: a remote model
         # does not slow down because the client's machine has few cores.
-        answer = generate_content(
+        answer = (stream_content if target.endpoint == STREAM else generate_content)(
             version,
             model,
             self._key(),
@@ -486,6 +493,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _send(self, answer: Answer) -> None:
+        if answer.events or answer.content_type == SSE_TYPE:
+            self._send_events(answer)
+            return
         try:
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
@@ -501,6 +511,38 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:  # the client went away; nothing left to tell it
+            self.close_connection = True
+
+    def _send_events(self, answer: Answer) -> None:
+        """A stream: chunked transfer, one chunk per SSE event, spread over the simulator's
+        ``stream_seconds``; a ``cut`` answer then declares the next event whole, sends half
+        of it and closes the connection, as a dropped connection looks to the client."""
+        simulator = self.server.simulator
+        gaps = len(answer.events) - 1 + bool(answer.cut)
+        pause = simulator.stream_seconds / gaps if gaps > 0 else 0.0
+        try:
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i, event in enumerate(answer.events):
+                if i and not simulator._pause(pause):
+                    self.close_connection = True
+                    return
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                self.wfile.flush()
+            if answer.cut:
+                if answer.events:
+                    simulator._pause(pause)
+                half = answer.body[: len(answer.body) // 2]
+                self.wfile.write(b"%x\r\n%s" % (len(answer.body), half))
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:  # the client went away (an interrupt mid-stream)
             self.close_connection = True
 
 
@@ -538,8 +580,10 @@ def _queue_replay(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _settings(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
-    """``{"latency": s, "model_latency": {id: s}, "signature_bytes": n or null}``."""
+    """``{"latency": s, "model_latency": {id: s}, "signature_bytes": n or null,
+    "stream_seconds": s}``."""
     return {
+        "stream_seconds": simulator.stream_seconds,
         "latency": simulator.latency,
         "model_latency": dict(simulator.model_latency),
         "signature_bytes": simulator.signature_bytes,
@@ -548,7 +592,7 @@ def _settings(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
 
 def _change_settings(simulator: Simulator, data: dict[str, Any]) -> dict[str, Any]:
     """Set any of ``_settings``' fields; the others keep their values."""
-    unknown = set(data) - {"latency", "model_latency", "signature_bytes"}
+    unknown = set(data) - {"latency", "model_latency", "signature_bytes", "stream_seconds"}
     if unknown:
         raise ValueError(f"unknown settings {', '.join(sorted(unknown))}")
     if "latency" in data:
@@ -561,6 +605,11 @@ def _change_settings(simulator: Simulator, data: dict[str, Any]) -> dict[str, An
         if any(seconds < 0 for seconds in table.values()):
             raise ValueError("model_latency must be >= 0 seconds")
         simulator.model_latency = table
+    if "stream_seconds" in data:
+        seconds = float(data["stream_seconds"])
+        if seconds < 0:
+            raise ValueError("stream_seconds must be >= 0")
+        simulator.stream_seconds = seconds
     if "signature_bytes" in data:
         size = data["signature_bytes"]
         simulator.signature_bytes = None if size is None else int(size)

@@ -37,6 +37,7 @@ from ..errors import ApiError, BananaError, OptionError, StoreError
 from ..gemini import engine, wire
 from ..gemini.models import INLINE_REQUEST_BYTES
 from ..gemini.request import Item, Request, build_request
+from ..gemini.stream import Watch
 from ..gemini.usage import estimate_before
 from ..memory import cache
 from ..memory.chat import Chat, Chats
@@ -324,19 +325,29 @@ def _lookup(store: Store, keys: tuple[str, ...], endpoint: str) -> Row | None:
     return next((row for key in keys if (row := store.lookup(key, endpoint))), None)
 
 
-def send(plan: Plan, *, paced: bool = False) -> concurrent.futures.Future[list[Any]]:
+def streams(plan: Plan) -> bool:
+    """Whether the call goes out as a stream: one picture with the thoughts asked for, so
+    the cell can show them as they come. ``-n N``, ``--each``, comparisons and batches
+    never stream (docs/architecture.md, "Streaming")."""
+    return plan.request.thoughts and plan.request.count == 1
+
+
+def send(
+    plan: Plan, *, paced: bool = False, watch: Watch | None = None
+) -> concurrent.futures.Future[list[Any]]:
     """Put the HTTP call on the engine's loop; the one step that runs there.
 
     ``paced``: a run of many calls (``each``) that answers 429 itself, pausing all its
     calls for the delay the server names. The SDK's retry would instead back off each call
     on its own clock, blind to that delay, so for such calls it retries only 5xx and
-    timeouts, and the 429 comes back at once.
+    timeouts, and the 429 comes back at once. ``watch``: the call goes out as a stream
+    and posts what has come so far there.
     """
 
     _check_weight(plan)
     _hold([plan])
     try:
-        future = kernel.engine().submit(_call(plan, paced)())
+        future = kernel.engine().submit(_call(plan, paced, watch)())
     except BaseException:
         _unhold([plan])
         raise
@@ -412,7 +423,9 @@ def _unhold_unless_answered(future: concurrent.futures.Future, plans: Sequence[P
         _unhold(plans)
 
 
-def _call(plan: Plan, paced: bool = False) -> Callable[[], Coroutine[Any, Any, list[Any]]]:
+def _call(
+    plan: Plan, paced: bool = False, watch: Watch | None = None
+) -> Callable[[], Coroutine[Any, Any, list[Any]]]:
     """The plan's ``count`` samples as a coroutine to run on the engine's loop; made here,
     in the caller's thread, so that a missing key is reported before anything is sent."""
     s = settings()
@@ -430,9 +443,14 @@ def _call(plan: Plan, paced: bool = False) -> Callable[[], Coroutine[Any, Any, l
 
     async def call() -> list[Any]:
         limit = eng.semaphore(s.max_concurrency)
-        outcomes = await engine.run_samples(
-            client, plan.request, plan.history, config, limit, context
-        )
+        if watch is not None:
+            outcomes = await engine.run_stream(
+                client, plan.request, plan.history, config, limit, context, watch
+            )
+        else:
+            outcomes = await engine.run_samples(
+                client, plan.request, plan.history, config, limit, context
+            )
         plan.done = time.perf_counter()
         return outcomes
 
@@ -482,14 +500,24 @@ def run(ask: Ask, on_tick: Callable[[float], None] | None = None) -> Result:
     return finish(plan(ask), on_tick)
 
 
-def finish(planned: Plan, on_tick: Callable[[float], None] | None = None) -> Result:
-    """A planned turn from the store, or called and committed, waiting for it."""
+def finish(
+    planned: Plan, on_tick: Callable[[float], None] | None = None, watch: Watch | None = None
+) -> Result:
+    """A planned turn from the store, or called and committed, waiting for it.
+
+    A call that ``streams`` posts its chunks to ``watch`` (one of its own if none is given)
+    and ``on_tick`` runs as each arrives, so a face can show them.
+    """
 
     try:
         stored = from_store(planned)
         if stored is not None:
             return stored
-        return commit(planned, kernel.engine().wait(send(planned), on_tick))
+        if not streams(planned):
+            return commit(planned, kernel.engine().wait(send(planned), on_tick))
+        watch = watch or Watch()
+        future = send(planned, watch=watch)
+        return commit(planned, kernel.engine().wait(future, on_tick, wake=watch.changed))
     except BaseException:
         release(planned)
         raise

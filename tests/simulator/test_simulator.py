@@ -250,7 +250,7 @@ def test_unknown_model_through_the_sdk_is_a_404_client_error(client, sim):
 
 
 def test_unhandled_path_is_404_in_the_error_shape(sim):
-    rejected(sim, prompt("a cat"), status=404, path=f"/v1beta/models/{LITE}:streamGenerateContent")
+    rejected(sim, prompt("a cat"), status=404, path=f"/v1beta/models/{LITE}:countTokens")
     rejected(sim, prompt("a cat"), status=404, path="/v2/nothing")
 
 

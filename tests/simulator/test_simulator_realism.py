@@ -248,7 +248,7 @@ def test_signature_size_is_set_in_python_over_http_and_refused_below_the_hmac(si
 def test_the_command_line_takes_signature_size_and_per_model_latency():
     process = subprocess.Popen(
         [sys.executable, "-m", "nb_banana.simulator", "--signature-bytes", "120",
-         "--model-latency", f"{PRO}=0.8"],
+         "--model-latency", f"{PRO}=0.8", "--stream-seconds", "2.5"],
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
@@ -256,7 +256,8 @@ def test_the_command_line_takes_signature_size_and_per_model_latency():
         url = process.stdout.readline().split()[-1]
         with urllib.request.urlopen(url + "/_simulator/settings", timeout=10) as answer:
             settings = json.load(answer)
-        assert settings == {"latency": 0.0, "model_latency": {PRO: 0.8}, "signature_bytes": 120}
+        assert settings == {"latency": 0.0, "model_latency": {PRO: 0.8}, "signature_bytes": 120,
+                            "stream_seconds": 2.5}  # fmt: skip
         started = time.monotonic()
         request = urllib.request.Request(
             f"{url}/v1beta/models/{PRO}:generateContent",

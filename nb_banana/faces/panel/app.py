@@ -23,10 +23,12 @@ from ...answer.result import Result
 from ...context import session
 from ...errors import CancelledError, OptionError
 from ...gemini.request import items_from_prompt
+from ...gemini.stream import Watch
 from ...gemini.usage import format_usd
 from ...memory.chat import Chat
 from ...turns import catalog, comparison
 from ...turns import runner as turns
+from ..live import LiveView
 from .call import Call
 from .form import Form, Options
 from .gallery import Gallery, close_tree, locate
@@ -71,6 +73,8 @@ class Panel:
         self._results = 0
         self.message = ""
         self.status = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", width="auto"))
+        # A streamed call's thoughts and latest draft while it runs (``--thoughts``).
+        self.live = widgets.HTML(layout=widgets.Layout(display="none"))
         self.form = Form()
         self.references = ReferenceTray(self._ns, self._background, self._say, self._guard)
         self.gallery = Gallery(
@@ -139,6 +143,7 @@ class Panel:
                 self.form.widget,
                 self.references.widget,
                 styled(actions, "nbb-row"),
+                self.live,
                 self.gallery.widget,
                 styled(chat, "nbb-section"),
             ]
@@ -179,7 +184,10 @@ class Panel:
         try:
             planned = turns.plan(self._turn(click))
             stored = turns.from_store(planned)
-            future = None if stored else call.submit(lambda: turns.send(planned))
+            watch = Watch() if turns.streams(planned) else None
+            if watch is not None:
+                call.live = LiveView(planned.request.model.id, watch)
+            future = None if stored else call.submit(lambda: turns.send(planned, watch=watch))
         except Exception as exc:
             self._end(call, functools.partial(self._fail, exc))
             return
@@ -323,6 +331,8 @@ class Panel:
         if not call.end():
             return
         try:
+            self.live.layout.display = "none"
+            self.live.value = ""
             show()
         except Exception as exc:
             self._fail(exc)
@@ -331,10 +341,22 @@ class Panel:
             call.shown.set()
 
     def _tick(self, call: Call) -> None:
-        while not call.shown.wait(_TICK_SECONDS):
-            call.tick(functools.partial(self._show_progress, call))
+        """The elapsed time every tick; a streamed call's live view as each chunk comes."""
+        while not call.shown.is_set():
+            if call.live is None:
+                call.shown.wait(_TICK_SECONDS)
+            elif call.live.watch.changed.wait(_TICK_SECONDS):
+                call.live.watch.changed.clear()  # woken: wait for the next chunk
+            if not call.shown.is_set():
+                call.tick(functools.partial(self._show_progress, call))
 
     def _show_progress(self, call: Call, seconds: float) -> None:
+        bundle = call.live.bundle(seconds) if call.live is not None else None
+        if bundle is not None:
+            self.live.value = bundle["text/html"]
+            self.live.layout.display = ""
+            self._say(f"💭 {call.model_id} is thinking · {seconds:.0f} s", "busy")
+            return
         what = f"{call.count} images" if call.count > 1 else "an image"
         self._say(f"⏳ Asking {call.model_id} for {what} · {seconds:.0f} s", "busy")
 

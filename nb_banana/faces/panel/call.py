@@ -11,7 +11,10 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..live import LiveView
 
 
 class Call:
@@ -24,6 +27,8 @@ class Call:
         self._future: concurrent.futures.Future[Any] | None = None
         self._stopped = False
         self._ended = False
+        # A streamed call's live view (``--thoughts``), set by the worker once it is planned.
+        self.live: LiveView | None = None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -10,7 +10,7 @@ from typing import Any
 
 from IPython.display import display
 
-from ..context import open_store, session, settings
+from ..context import engine, open_store, session, settings
 from ..errors import OptionError
 from ..gemini import secrets
 from ..gemini.usage import format_usd
@@ -20,13 +20,32 @@ from ..turns.budget import standing
 
 
 def key(shell: Any, rest: str) -> None:
-    """Ask for the API key without echoing it; keep it in memory for this kernel only."""
-    typed = getpass.getpass("Gemini API key (kept in memory only): ")
+    """Ask for the API key without echoing it; keep it in memory for this kernel only.
+    On Vertex AI with a project, say whose credentials are in use instead (no key is)."""
+    if offline.on_vertex() and settings().project:
+        print(credentials_line())
+        return
+    prompt = "Vertex AI express-mode" if offline.on_vertex() else "Gemini"
+    typed = getpass.getpass(f"{prompt} API key (kept in memory only): ")
     if not typed.strip():
         print("No key entered; nothing changed.")
         return
     secrets.set_typed_key(typed)
     print("Key set for this kernel (in memory only, never saved).")
+
+
+def credentials_line() -> str:
+    """Which credentials calls use now, in one line: an account's email, never a token."""
+    target = offline.vertex_target()
+    if target is None:
+        return f"Gemini Developer API; API key: {secrets.key_source()}."
+    if target.express:
+        return f"{target.describe()}; API key: {secrets.key_source()}."
+    who = engine().account(settings().base_url, target)
+    return (
+        f"{target.describe()} with Application Default Credentials: {who}. "
+        "`%banana key` keys are for the Developer API and Vertex express mode."
+    )
 
 
 def go_offline(shell: Any, rest: str) -> None:
@@ -61,7 +80,7 @@ def models(shell: Any, rest: str) -> None:
 def show_settings(shell: Any, rest: str) -> None:
     s = settings()
     lines = [f"Banana.{name} = {getattr(s, name)!r}" for name in sorted(s.trait_names(config=True))]
-    lines.append(f"API key: {secrets.key_source()}")
+    lines.append(f"Credentials: {credentials_line()}")
     lines.append(f"offline: {offline.is_offline()}")
     print("\n".join(lines))
 

@@ -426,6 +426,7 @@ def _call(plan: Plan, paced: bool = False) -> Callable[[], Coroutine[Any, Any, l
         "endpoint": engine.endpoint(s.base_url),
         "timeout": s.timeout,
         "attempts": s.retries + 1,
+        "vertex": offline.vertex_target(),
     }
 
     async def call() -> list[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -296,3 +297,36 @@ def test_a_bearer_token_the_simulator_never_issued_is_refused(sim):
         json={"contents": [{"role": "user", "parts": [{"text": "a kite"}]}]},
     )
     assert answer.status_code == 401 and answer.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+def quickstart_vertex_cell() -> str:
+    notebook = json.loads((Path(__file__).parent.parent / "notebooks/quickstart.ipynb").read_text())
+    (cell,) = [c for c in notebook["cells"] if "Banana.backend" in "".join(c["source"])]
+    return "".join(cell["source"])
+
+
+def test_the_quickstarts_vertex_cell_does_nothing_without_a_project(ip, sim, adc):
+    with capture_output() as captured:
+        ip.run_cell(quickstart_vertex_cell()).raise_error()
+    assert captured.stdout == "" and settings().backend == "gemini"
+
+
+def test_the_quickstarts_vertex_cell_switches_when_a_project_is_set(ip, sim, adc, monkeypatch):
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    with capture_output() as captured:
+        ip.run_cell(quickstart_vertex_cell()).raise_error()
+    assert ACCOUNT in captured.stdout
+    run(ip, "", "a kite")
+    assert [r.path for r in generations(sim)] == [vertex_path()]
+    ip.config.pop("Banana", None)
+
+
+def test_offline_if_no_key_stays_on_vertex_when_a_project_is_set(ip, sim, adc, monkeypatch):
+    from nb_banana.turns import offline
+
+    monkeypatch.delenv("GEMINI_API_KEY")
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "1")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    restart_kernel()
+    said = magic(ip, "offline --if-no-key")  # the quickstart's first cell
+    assert said.startswith(f"Using Vertex AI: project {PROJECT}") and not offline.is_offline()

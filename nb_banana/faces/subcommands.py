@@ -14,6 +14,7 @@ from ..context import engine, open_store, session, settings
 from ..errors import OptionError
 from ..gemini import secrets
 from ..gemini.usage import format_usd
+from ..gemini.vertex import VertexSetupError
 from ..memory.chat import Chat
 from ..turns import offline
 from ..turns.budget import standing
@@ -41,7 +42,10 @@ def credentials_line() -> str:
         return f"Gemini Developer API; API key: {secrets.key_source()}."
     if target.express:
         return f"{target.describe()}; API key: {secrets.key_source()}."
-    who = engine().account(settings().base_url, target)
+    try:
+        who = engine().account(settings().base_url, target)
+    except VertexSetupError as exc:
+        return str(exc)
     return (
         f"{target.describe()} with Application Default Credentials: {who}. "
         "`%banana key` keys are for the Developer API and Vertex express mode."
@@ -49,6 +53,9 @@ def credentials_line() -> str:
 
 
 def go_offline(shell: Any, rest: str) -> None:
+    if "--if-no-key" in rest.split() and offline.on_vertex() and settings().project:
+        print(f"Using Vertex AI: project {settings().project} with your Google Cloud login.")
+        return
     if "--if-no-key" in rest.split() and secrets.api_key():
         print(f"Using Gemini: a key is set ({secrets.key_source()}).")
         return

@@ -178,9 +178,15 @@ def _new_client(key: str | None, base_url: str, vertex: Target | None) -> tuple[
     return client, _vertex.account(found)
 
 
-def endpoint(base_url: str) -> str:
+def endpoint(base_url: str, vertex: Target | None = None) -> str:
     """Where calls go, as the SDK will decide it (for messages and dry runs)."""
-    return base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_ENDPOINT
+    if base_url:
+        return base_url
+    if vertex is None:
+        return os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_ENDPOINT
+    regional = vertex.location not in ("", _vertex.DEFAULT_LOCATION) and not vertex.express
+    host = f"{vertex.location}-aiplatform" if regional else "aiplatform"
+    return os.environ.get("GOOGLE_VERTEX_BASE_URL") or f"https://{host}.googleapis.com"
 
 
 async def run_samples(

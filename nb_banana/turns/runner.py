@@ -281,7 +281,7 @@ def dry_run(ask: Ask) -> DryRun:
     return DryRun(
         request,
         planned.at,
-        engine.endpoint(settings().base_url),
+        engine.endpoint(settings().base_url, offline.vertex_target()),
         wire.rest_body(request, planned.history),
         estimate,
         cached=store is not None
@@ -423,7 +423,7 @@ def _call(plan: Plan, paced: bool = False) -> Callable[[], Coroutine[Any, Any, l
         paced=paced,
     )  # fmt: skip
     context = {
-        "endpoint": engine.endpoint(s.base_url),
+        "endpoint": engine.endpoint(s.base_url, offline.vertex_target()),
         "timeout": s.timeout,
         "attempts": s.retries + 1,
         "vertex": offline.vertex_target(),

@@ -305,7 +305,8 @@ def _doc(item: Element, store: Store) -> dict[str, Any]:
 # Vertex AI's batch jobs (``batchPredictionJobs``) read a JSONL file from Cloud Storage or
 # a BigQuery table and write their answers there: the SDK refuses inlined requests on
 # Vertex (``batches.create`` raises ValueError before sending). nb_banana would need a
-# bucket to stage them in, and the simulator a Cloud Storage stand-in (docs/reliability.md).
+# bucket to stage them in, and the simulator a Cloud Storage stand-in (docs/architecture.md,
+# The Batch API).
 VERTEX_BATCH = (
     "--batch does not work on Vertex AI yet: Vertex batch jobs read their requests from "
     "Cloud Storage (gs:// JSONL), and nb_banana has no Banana.gcs_bucket setting to stage "

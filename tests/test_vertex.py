@@ -330,3 +330,45 @@ def test_offline_if_no_key_stays_on_vertex_when_a_project_is_set(ip, sim, adc, m
     restart_kernel()
     said = magic(ip, "offline --if-no-key")  # the quickstart's first cell
     assert said.startswith(f"Using Vertex AI: project {PROJECT}") and not offline.is_offline()
+
+
+def image_options(request) -> dict | None:
+    return request.body["generationConfig"].get("imageConfig", {}).get("imageOutputOptions")
+
+
+def test_format_jpeg_with_quality_asks_vertex_for_a_jpeg(vertex, sim):
+    run(vertex, "-f jpeg --quality 60", "a kite")
+    (request,) = generations(sim)
+    assert image_options(request) == {"mimeType": "image/jpeg", "compressionQuality": 60}
+    picture = vertex.user_ns["_banana"].replies[0].images[0]
+    assert picture.mime_type == "image/jpeg" and picture.data.startswith(b"\xff\xd8\xff")
+
+
+def test_format_png_turns_pros_jpeg_into_a_png(vertex, sim):
+    run(vertex, "-m pro -f png", "a kite")
+    (request,) = generations(sim)
+    assert image_options(request) == {"mimeType": "image/png"}
+    picture = vertex.user_ns["_banana"].replies[0].images[0]
+    assert picture.data.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_output_format_is_refused_in_one_line_on_the_developer_api(ip, sim):
+    for line in ("-f jpeg", "--quality 80"):
+        with pytest.raises(UsageError, match=r"Vertex AI options \(imageOutputOptions\)") as raised:
+            run(ip, line, "a kite")
+        assert "\n" not in str(raised.value)
+    assert sim.requests == []
+
+
+def test_a_quality_for_a_png_is_refused_before_sending(vertex, sim):
+    with pytest.raises(UsageError, match="use it with -f jpeg"):
+        run(vertex, "-f png --quality 50", "a kite")
+    assert generations(sim) == []
+
+
+def test_each_output_format_is_its_own_answer_in_the_store(vertex, sim):
+    run(vertex, "-f png", "a kite")
+    run(vertex, "-f jpeg", "a kite")
+    run(vertex, "-f jpeg", "a kite")
+    assert vertex.user_ns["_banana"].cached
+    assert [image_options(r)["mimeType"] for r in generations(sim)] == ["image/png", "image/jpeg"]

@@ -439,9 +439,13 @@ class _Handler(BaseHTTPRequestHandler):
             return Answer.error(rejection)
         if target.endpoint == vertex.LIST:
             return Answer.json(200, vertex.model_list())
+        try:
+            body, output = vertex.take_output_options(body)
+        except Rejection as rejection:
+            return Answer.error(rejection)
         drawn = Route(GENERATE, target.drawn_as, target.model)
         answer = self._generate(simulator, drawn, body, key_checked=True)
-        return None if answer is None else vertex.vertex_reply(answer)
+        return None if answer is None else vertex.vertex_reply(answer, output)
 
     def _generate(
         self, simulator: Simulator, target: Route, body: bytes, key_checked: bool = False

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
 import re
 import secrets
@@ -26,9 +27,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from PIL import Image
+
 from .endpoint import Answer, check_key
 from .listing import listed_models
-from .rejections import Rejection
+from .rejections import Rejection, invalid
 
 GENERATE = "vertex.generateContent"
 LIST = "vertex.list"
@@ -167,14 +170,58 @@ class VertexAccess:
         self.api_disabled = False
 
 
-def vertex_reply(answer: Answer) -> Answer:
+@dataclass(frozen=True)
+class OutputOptions:
+    """``imageConfig.imageOutputOptions``, which Vertex alone takes."""
+
+    mime_type: str
+    quality: int | None
+
+
+_OUTPUT_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
+
+
+def take_output_options(body: bytes) -> tuple[bytes, OutputOptions | None]:
+    """The body without ``imageOutputOptions`` (so the Developer API's rules check the
+    rest, and refuse the field there), and the options it held; a value Vertex would not
+    take is refused as Vertex refuses an invalid argument (the wording is a guess)."""
+    try:
+        document = json.loads(body) if body.strip() else None
+    except ValueError:
+        return body, None  # the draw refuses the JSON as the Developer API does
+    config = _field(document, "generationConfig", "generation_config")
+    image = _field(config, "imageConfig", "image_config")
+    if not isinstance(image, dict):
+        return body, None
+    options = image.pop("imageOutputOptions", None) or image.pop("image_output_options", None)
+    if options is None:
+        return body, None
+    mime = options.get("mimeType") or options.get("mime_type") or "image/png"
+    quality = options.get("compressionQuality", options.get("compression_quality"))
+    if mime not in _OUTPUT_FORMATS:
+        raise invalid(f"Unsupported output mime type: {mime}. Use image/jpeg or image/png.")
+    if quality is not None and not (isinstance(quality, int) and 0 <= quality <= 100):
+        raise invalid(f"compression_quality must be between 0 and 100, got {quality}.")
+    return json.dumps(document).encode(), OutputOptions(mime, quality)
+
+
+def _field(document: Any, camel: str, snake: str) -> Any:
+    if not isinstance(document, dict):
+        return None
+    return document.get(camel, document.get(snake))
+
+
+def vertex_reply(answer: Answer, output: OutputOptions | None = None) -> Answer:
     """A drawn reply in Vertex's shape: ``createTime``, ``trafficType`` and TEXT tokens
-    itemised beside IMAGE (the Developer API itemises IMAGE only)."""
+    itemised beside IMAGE (the Developer API itemises IMAGE only); its pictures in the
+    format ``output`` asks for."""
     if answer.status != 200:
         return answer
     reply = json.loads(answer.body)
     if not isinstance(reply, dict) or "candidates" not in reply:
         return answer
+    if output is not None:
+        _reencode(reply, output)
     reply["createTime"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     usage = reply.setdefault("usageMetadata", {})
     usage["trafficType"] = "ON_DEMAND"
@@ -278,3 +325,22 @@ def _model_not_here(target: VertexRoute) -> Rejection:
         "information, see: https://cloud.google.com/vertex-ai/generative-ai/docs/learn/"
         "model-versions",
     )
+
+
+def _reencode(reply: dict[str, Any], output: OutputOptions) -> None:
+    """Every answer picture in the asked format. Re-encoding drops the placeholder's
+    Content Credentials, as Google's JPEG asked for this way carried none (REAL_REPLIES.md)."""
+    for candidate in reply.get("candidates") or []:
+        for part in (candidate.get("content") or {}).get("parts") or []:
+            blob = part.get("inlineData")
+            if not blob or part.get("thought"):
+                continue
+            picture = Image.open(io.BytesIO(base64.b64decode(blob["data"])))
+            encoded = io.BytesIO()
+            kind = _OUTPUT_FORMATS[output.mime_type]
+            extra = (
+                {"quality": output.quality} if kind == "JPEG" and output.quality is not None else {}
+            )
+            picture.convert("RGB" if kind == "JPEG" else picture.mode).save(encoded, kind, **extra)
+            blob["data"] = base64.b64encode(encoded.getvalue()).decode()
+            blob["mimeType"] = output.mime_type

@@ -77,6 +77,9 @@ class Ask:
     # known cell id (the key walk). A panel click never is: Generate starts a new chat even
     # when the store answers it, and Continue adds to the end of its thread.
     rerun: bool = True
+    # Vertex AI's output options (``-f jpeg|png``, ``--quality``); refused on the Developer API.
+    output_format: str = ""
+    quality: int | None = None
 
 
 @dataclass
@@ -220,6 +223,8 @@ def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
         "thoughts": ask.thoughts,
     }
     defaults = frozenset(name for name, value in chosen.items() if value is None)
+    if (ask.output_format or ask.quality is not None) and not offline.on_vertex():
+        raise OptionError(VERTEX_ONLY_OUTPUT)
     return build_request(
         [utf8_safe(item) if isinstance(item, str) else item for item in ask.items],
         model=model,
@@ -231,7 +236,16 @@ def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
         thinking=s.thinking if chosen["thinking"] is None else chosen["thinking"],
         defaults=defaults,
         yielding=ask.yielding,
+        output_format=ask.output_format,
+        quality=ask.quality,
     )
+
+
+VERTEX_ONLY_OUTPUT = (
+    "-f/--format and --quality are Vertex AI options (imageOutputOptions): the Gemini "
+    "Developer API answers in the model's own format (Pro: JPEG; others: PNG). Drop them, "
+    'or use Vertex AI: %config Banana.backend = "vertex".'
+)
 
 
 def utf8_safe(text: str) -> str:

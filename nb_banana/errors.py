@@ -17,14 +17,7 @@ class SetupError(BananaError):
 
 
 class NoKeyError(SetupError):
-    def __init__(self, vertex_express: bool = False) -> None:
-        if vertex_express:
-            super().__init__(
-                "Vertex AI has no project and no express-mode API key: "
-                '%config Banana.project = "my-project" (with `gcloud auth application-default '
-                "login`), or `%banana key` for an express-mode key."
-            )
-            return
+    def __init__(self) -> None:
         super().__init__(
             "No Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment, "
             "or run `%banana key` to type one in; `%banana offline` runs without a key "

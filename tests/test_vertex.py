@@ -372,3 +372,32 @@ def test_each_output_format_is_its_own_answer_in_the_store(vertex, sim):
     run(vertex, "-f jpeg", "a kite")
     assert vertex.user_ns["_banana"].cached
     assert [image_options(r)["mimeType"] for r in generations(sim)] == ["image/png", "image/jpeg"]
+
+
+def test_the_environments_location_is_used(ip, sim, adc, monkeypatch):
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1")
+    restart_kernel()
+    run(ip, "", "a kite")
+    assert [r.path for r in generations(sim)] == [vertex_path(location="us-central1")]
+
+
+def test_a_token_endpoint_that_refuses_is_one_line_naming_the_login(vertex, sim, adc):
+    document = json.loads(adc.read_text())
+    adc.write_text(json.dumps({**document, "token_uri": f"{sim.url}/no-token-here"}))
+    with pytest.raises(UsageError, match="refused to give the credentials a token") as raised:
+        run(vertex, "", "a kite")
+    assert "gcloud auth application-default login" in str(raised.value)
+    assert "\n" not in str(raised.value) and generations(sim) == []
+
+
+def test_models_without_credentials_says_why_in_one_line(ip, sim, adc, monkeypatch):
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS")
+    ip.run_line_magic("config", 'Banana.backend = "vertex"')
+    ip.run_line_magic("config", f'Banana.project = "{PROJECT}"')
+    with capture_output() as captured:
+        ip.run_line_magic("banana", "models")
+    said = "".join(o.data.get("text/plain", "") for o in captured.outputs)
+    assert "Could not ask the API for its model list (No Google Cloud credentials" in said
+    ip.config.pop("Banana", None)

@@ -135,7 +135,7 @@ class Engine:
         if vertex is not None and not vertex.express:
             key = None
         elif not key:
-            raise NoKeyError(vertex_express=vertex is not None)
+            raise NoKeyError()
         adc = "" if key else os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
         ident = (hashlib.sha256((key or "").encode()).hexdigest(), base_url, vertex, adc)
         with self._lock:

@@ -236,7 +236,7 @@ def test_usage_and_budget_count_vertex_calls(vertex, sim):
     run(vertex, "", "a kite")
     assert session().calls == 1 and session().cost > 0
     said = magic(vertex, "usage")
-    assert f"vertex:{PROJECT}/global" in said
+    assert f"Vertex AI (project {PROJECT}, global, at {sim.url}): 1 generations" in said
     settings().budget_usd = session().cost * 1.5
     with pytest.raises(UsageError, match="budget"):
         run(vertex, "", "a second kite")

@@ -133,7 +133,7 @@ def usage(shell: Any, rest: str) -> None:
     ]
     for endpoint, part in split.items():
         lines.append(
-            f"  {_ENDPOINT_NAMES.get(endpoint, endpoint)}: {part.generations} generations, "
+            f"  {_endpoint_name(endpoint)}: {part.generations} generations, "
             f"{part.images} images, ~{format_usd(part.cost)}"
         )
     if budget:
@@ -146,6 +146,17 @@ def usage(shell: Any, rest: str) -> None:
 
 
 _ENDPOINT_NAMES = {"gemini": "Gemini", "simulator": "simulator (placeholders, not billed)"}
+
+
+def _endpoint_name(endpoint: str) -> str:
+    """An endpoint class as a reader knows it: ``vertex:P/L [URL]`` is Vertex AI's project
+    P in location L (``cache.endpoint_class``)."""
+    if not endpoint.startswith("vertex:"):
+        return _ENDPOINT_NAMES.get(endpoint, endpoint)
+    target, _, url = endpoint.removeprefix("vertex:").partition(" ")
+    project, _, location = target.partition("/")
+    where = "express mode" if project == "express" else f"project {project}, {location}"
+    return f"Vertex AI ({where}{f', at {url}' if url else ''})"
 
 
 def list_chats(shell: Any, rest: str) -> None:

@@ -401,3 +401,21 @@ def test_models_without_credentials_says_why_in_one_line(ip, sim, adc, monkeypat
     said = "".join(o.data.get("text/plain", "") for o in captured.outputs)
     assert "Could not ask the API for its model list (No Google Cloud credentials" in said
     ip.config.pop("Banana", None)
+
+
+def test_without_a_project_or_key_the_credentials_name_the_project(ip, sim, adc, monkeypatch):
+    import google.auth
+
+    monkeypatch.delenv("GEMINI_API_KEY")
+    ip.run_line_magic("config", 'Banana.backend = "vertex"')
+    looked_up = []
+    real_default = google.auth.default
+    monkeypatch.setattr(
+        google.auth, "default", lambda **kw: looked_up.append(1) or real_default(**kw)
+    )
+    run(ip, "", "a kite")
+    run(ip, "", "a second kite")
+    # the service-account file's project_id; the file is read for the project once
+    assert [r.path for r in generations(sim)] == [vertex_path()] * 2
+    assert len(looked_up) <= 2  # once for the project, once for the client's credentials
+    ip.config.pop("Banana", None)

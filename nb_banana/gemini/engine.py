@@ -43,6 +43,7 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         # (key's hash, base URL, Vertex target, ADC file) -> the client and whose it is.
         self._clients: dict[tuple[str, str, Target | None, str], tuple[genai.Client, str]] = {}
+        self._adc_projects: dict[str, str] = {}  # ADC file ("" for gcloud's) -> its project
         self._limit: tuple[int, asyncio.Semaphore] | None = None
         # The task behind each future, once it has started (what an interrupt cancels).
         self._tasks: weakref.WeakKeyDictionary[concurrent.futures.Future, list[asyncio.Task]] = (
@@ -143,6 +144,18 @@ class Engine:
                 secrets.guard_logging()
                 self._clients[ident] = _new_client(key, base_url, vertex)
             return self._clients[ident][0]
+
+    def adc_project(self) -> str:
+        """The project the ADC name, found once per credentials file (finding it may run
+        gcloud, which takes a second): for Vertex with no ``Banana.project``."""
+        file = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
+        with self._lock:
+            known = self._adc_projects.get(file)
+        if known is None:
+            known = _vertex.credentials("")[1]
+            with self._lock:
+                self._adc_projects[file] = known
+        return known
 
     def account(self, base_url: str, vertex: Target) -> str:
         """Whose credentials a Vertex project's calls use (an email; never a token)."""

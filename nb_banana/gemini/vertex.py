@@ -16,6 +16,7 @@ to ``genai.Client`` explicitly.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,16 +68,17 @@ def env_location(environ: Any = os.environ) -> str:
     return environ.get("GOOGLE_CLOUD_LOCATION", "").strip() or DEFAULT_LOCATION
 
 
-def target(project: str, location: str, has_key: bool) -> Target:
+def target(project: str, location: str, has_key: bool, adc_project: Callable[[], str]) -> Target:
     """The target the settings name. A project means ADC (as in the SDK, an explicit
     project wins over a key); no project but a key means express mode; neither means the
-    project the ADC themselves name (a service-account file's ``project_id``)."""
+    project the ADC themselves name (``adc_project``: a service-account file's
+    ``project_id``, or gcloud's project), asked only then."""
     location = location or DEFAULT_LOCATION
     if project:
         return Target(project, location)
     if has_key:
         return Target("", location)
-    return Target(credentials("")[1], location)
+    return Target(adc_project(), location)
 
 
 def credentials(project: str) -> tuple[Any, str]:

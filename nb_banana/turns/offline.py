@@ -58,7 +58,9 @@ def vertex_target() -> vertex.Target | None:
     if not on_vertex():
         return None
     s = settings()
-    return vertex.target(s.project, s.location, has_key=bool(secrets.api_key()))
+    return vertex.target(
+        s.project, s.location, has_key=bool(secrets.api_key()), adc_project=engine().adc_project
+    )
 
 
 def current_client() -> genai.Client:

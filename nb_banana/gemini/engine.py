@@ -137,8 +137,7 @@ class Engine:
             key = None
         elif not key:
             raise NoKeyError()
-        adc = "" if key else os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
-        ident = (hashlib.sha256((key or "").encode()).hexdigest(), base_url, vertex, adc)
+        ident = _ident(key, base_url, vertex)
         with self._lock:
             if ident not in self._clients:
                 secrets.guard_logging()
@@ -160,15 +159,23 @@ class Engine:
     def account(self, base_url: str, vertex: Target) -> str:
         """Whose credentials a Vertex project's calls use (an email; never a token)."""
         self.client(None, base_url, vertex)
-        adc = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
         with self._lock:
-            return self._clients[(hashlib.sha256(b"").hexdigest(), base_url, vertex, adc)][1]
+            return self._clients[_ident(None, base_url, vertex)][1]
 
     def semaphore(self, limit: int) -> asyncio.Semaphore:
         """The kernel-wide cap on calls in flight; must be called on the loop thread."""
         if self._limit is None or self._limit[0] != limit:
             self._limit = (limit, asyncio.Semaphore(limit))
         return self._limit[1]
+
+
+def _ident(
+    key: str | None, base_url: str, vertex: Target | None
+) -> tuple[str, str, Target | None, str]:
+    """A client's place in ``Engine._clients``: the key's hash, never the key; with ADC,
+    the credentials file, so pointing GOOGLE_APPLICATION_CREDENTIALS elsewhere is heard."""
+    adc = "" if key else os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
+    return hashlib.sha256((key or "").encode()).hexdigest(), base_url, vertex, adc
 
 
 def _new_client(key: str | None, base_url: str, vertex: Target | None) -> tuple[genai.Client, str]:

@@ -39,6 +39,7 @@ def endpoint_class(base_url: str, offline: bool, vertex: str = "") -> str:
     if offline or (url and url == _shared_simulator_url()):
         return SIMULATOR
     if vertex:
+        url = url or os.environ.get("GOOGLE_VERTEX_BASE_URL", "").rstrip("/")
         return f"{vertex} {url}" if url else vertex
     url = url or os.environ.get("GOOGLE_GEMINI_BASE_URL", "").rstrip("/")
     return REAL_SERVICE if url in ("", engine.DEFAULT_ENDPOINT.rstrip("/")) else url

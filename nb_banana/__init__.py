@@ -65,9 +65,14 @@ def load_ipython_extension(ipython: Any) -> None:
     # The magics, the settings and the kernel's context load when the extension does, so
     # that ``import nb_banana`` alone stays light.
     from .context import settings
+    from .faces.colab import load_notes
     from .faces.magics import BananaMagics, watch_cells
+    from .gemini import secrets
     from .gemini.settings import register
+    from .memory.store import resolve_root
 
     register(ipython, settings())
     ipython.register_magics(BananaMagics)
     watch_cells(ipython)
+    for note in load_notes(lambda: resolve_root(settings().store), secrets.key_source):
+        print(note)

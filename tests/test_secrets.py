@@ -15,7 +15,9 @@ import json
 import logging
 import re
 import socket
+import sys
 import traceback
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from nb_banana.simulator import Fault, Simulator
 
 CORE = "nbBananaCanary"  # in every canary: finding it anywhere is a leak, whole key or not
 ANSI = re.compile(r"(?:\x1b|\\u001b)\[[0-9;]*m")  # raw, or escaped in JSON
-ROUTES = ["GEMINI_API_KEY", "GOOGLE_API_KEY", "%banana key"]
+ROUTES = ["GEMINI_API_KEY", "GOOGLE_API_KEY", "%banana key", "Colab Secrets"]
 LOGGERS = ["", "google_genai", "httpx", "httpcore", "httpx2", "httpcore2"]
 LISTINGS = ["%banana settings", "%config Banana", "%banana history", "%banana usage",
             "%banana chats", "%banana chat house", "%banana models", "%banana error"]  # fmt: skip
@@ -56,6 +58,11 @@ def keyed(route, sim, monkeypatch, tmp_path) -> Iterator[tuple[str, Simulator]]:
     key = canary(route)
     if route == "%banana key":
         monkeypatch.setattr("getpass.getpass", lambda prompt="": key)
+    elif route == "Colab Secrets":
+        monkeypatch.delenv("GEMINI_API_KEY")
+        stand_in = types.ModuleType("google.colab")  # a stand-in for Colab's module
+        stand_in.userdata = types.SimpleNamespace(get={"GOOGLE_API_KEY": key}.get)
+        monkeypatch.setitem(sys.modules, "google.colab", stand_in)
     else:
         monkeypatch.setenv(route, key)
     with Simulator(api_key=key) as keyed_sim:
@@ -166,6 +173,13 @@ import logging
 logging.basicConfig(level=logging.DEBUG, force=True)
 for name in ("google_genai", "httpx", "httpcore", "httpx2", "httpcore2"):
     logging.getLogger(name).setLevel(logging.DEBUG)"""
+# A stand-in for Colab's ``google.colab``, whose Secrets hold the key (read from a file, so
+# the notebook's source never holds it).
+COLAB_KEY = """\
+import sys, types
+_colab = types.ModuleType("google.colab")
+_colab.userdata = types.SimpleNamespace(get={{"GOOGLE_API_KEY": open("{key_file}").read()}}.get)
+sys.modules["google.colab"] = _colab"""
 TYPED_KEY = """\
 import getpass
 getpass.getpass = lambda prompt="": open("{key_file}").read()
@@ -177,14 +191,15 @@ def test_executed_notebook_holds_no_key(route, keyed, monkeypatch, tmp_path):
     key, sim = keyed
     echo = f"API key not valid: {key}."
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))  # the kernel's history, here
-    if route == "%banana key":
-        monkeypatch.delenv("GEMINI_API_KEY")
+    if route in ("%banana key", "Colab Secrets"):
+        monkeypatch.delenv("GEMINI_API_KEY", raising=False)
         (tmp_path / "key.txt").write_text(key)
-    typed = TYPED_KEY.format(key_file=tmp_path / "key.txt")
+    typed = {"%banana key": TYPED_KEY, "Colab Secrets": COLAB_KEY}.get(route, "1")
+    typed = typed.format(key_file=tmp_path / "key.txt")
     # Each cell with the fault(s) to queue just before it runs.
     cells: list[tuple[str, Fault | None, int]] = [
         (NOTEBOOK_SETUP.format(url=sim.url, store=tmp_path / "store"), None, 0),
-        (typed if route == "%banana key" else "1", None, 0),
+        (typed, None, 0),
         ("%%banana -m pro -c house\na house", None, 0),
         ("%%banana -c house\nadd a dragon", Fault.http(401, echo), 1),
         ("import nb_banana\nnb_banana.generate('a cow')", Fault.http(400, echo), 1),

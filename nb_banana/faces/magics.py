@@ -53,6 +53,14 @@ class BananaMagics(Magics):
         help="image size: 512 (flash), 1K, 2K, 4K (flash and pro); unset, the API's 1K",
     )  # fmt: skip
     @argument("-n", "--count", type=int, help="number of images, requested concurrently")
+    @argument(
+        "-f", "--format", metavar="jpeg|png",
+        help="Vertex AI only: the answer's image format (imageOutputOptions)",
+    )  # fmt: skip
+    @argument(
+        "--quality", type=int, metavar="0-100",
+        help="Vertex AI only: JPEG compression quality (with -f jpeg)",
+    )  # fmt: skip
     @argument("-o", "--out", metavar="NAME", help="also bind the result to this variable")
     @argument(
         "-i", "--image", action="append", default=[], metavar="NAME",
@@ -158,7 +166,7 @@ class BananaMagics(Magics):
             model=args.model, aspect=args.aspect, size=args.size, count=args.count,
             search=args.search, thoughts=args.thoughts or None, thinking=args.thinking,
             chat=args.chat, new_chat=args.chat is None, pick=args.pick, fresh=args.fresh,
-            cell=context().cell,
+            cell=context().cell, output_format=args.format or "", quality=args.quality,
         )  # fmt: skip
         if (models := model_list(args.model)) is not None:
             self._compare(ask, models, args)
@@ -246,6 +254,7 @@ class BananaMagics(Magics):
             tuple(self._items("", args.image, ns)), model=args.model, aspect=args.aspect,
             size=args.size, count=args.count, search=args.search,
             thoughts=args.thoughts or None, thinking=args.thinking, fresh=args.fresh,
+            output_format=args.format or "", quality=args.quality,
         )  # fmt: skip
         items = each.elements(text, each.lookup(ns, args.each), ns, base, args.each)
         if args.dry_run:

@@ -10,18 +10,24 @@ from typing import Any
 
 from IPython.display import display
 
-from ..context import open_store, session, settings
+from ..context import engine, open_store, session, settings
 from ..errors import OptionError
 from ..gemini import secrets
 from ..gemini.usage import format_usd
+from ..gemini.vertex import VertexSetupError
 from ..memory.chat import Chat
 from ..turns import offline
 from ..turns.budget import standing
 
 
 def key(shell: Any, rest: str) -> None:
-    """Ask for the API key without echoing it; keep it in memory for this kernel only."""
-    typed = getpass.getpass("Gemini API key (kept in memory only): ")
+    """Ask for the API key without echoing it; keep it in memory for this kernel only.
+    On Vertex AI with a project, say whose credentials are in use instead (no key is)."""
+    if offline.on_vertex() and settings().project:
+        print(credentials_line())
+        return
+    prompt = "Vertex AI express-mode" if offline.on_vertex() else "Gemini"
+    typed = getpass.getpass(f"{prompt} API key (kept in memory only): ")
     if not typed.strip():
         print("No key entered; nothing changed.")
         return
@@ -29,7 +35,27 @@ def key(shell: Any, rest: str) -> None:
     print("Key set for this kernel (in memory only, never saved).")
 
 
+def credentials_line() -> str:
+    """Which credentials calls use now, in one line: an account's email, never a token."""
+    target = offline.vertex_target()
+    if target is None:
+        return f"Gemini Developer API; API key: {secrets.key_source()}."
+    if target.express:
+        return f"{target.describe()}; API key: {secrets.key_source()}."
+    try:
+        who = engine().account(settings().base_url, target)
+    except VertexSetupError as exc:
+        return str(exc)
+    return (
+        f"{target.describe()} with Application Default Credentials: {who}. "
+        "`%banana key` keys are for the Developer API and Vertex express mode."
+    )
+
+
 def go_offline(shell: Any, rest: str) -> None:
+    if "--if-no-key" in rest.split() and offline.on_vertex() and settings().project:
+        print(f"Using Vertex AI: project {settings().project} with your Google Cloud login.")
+        return
     if "--if-no-key" in rest.split() and secrets.api_key():
         print(f"Using Gemini: a key is set ({secrets.key_source()}).")
         return
@@ -61,7 +87,7 @@ def models(shell: Any, rest: str) -> None:
 def show_settings(shell: Any, rest: str) -> None:
     s = settings()
     lines = [f"Banana.{name} = {getattr(s, name)!r}" for name in sorted(s.trait_names(config=True))]
-    lines.append(f"API key: {secrets.key_source()}")
+    lines.append(f"Credentials: {credentials_line()}")
     lines.append(f"offline: {offline.is_offline()}")
     print("\n".join(lines))
 
@@ -107,7 +133,7 @@ def usage(shell: Any, rest: str) -> None:
     ]
     for endpoint, part in split.items():
         lines.append(
-            f"  {_ENDPOINT_NAMES.get(endpoint, endpoint)}: {part.generations} generations, "
+            f"  {_endpoint_name(endpoint)}: {part.generations} generations, "
             f"{part.images} images, ~{format_usd(part.cost)}"
         )
     if budget:
@@ -120,6 +146,17 @@ def usage(shell: Any, rest: str) -> None:
 
 
 _ENDPOINT_NAMES = {"gemini": "Gemini", "simulator": "simulator (placeholders, not billed)"}
+
+
+def _endpoint_name(endpoint: str) -> str:
+    """An endpoint class as a reader knows it: ``vertex:P/L [URL]`` is Vertex AI's project
+    P in location L (``cache.endpoint_class``)."""
+    if not endpoint.startswith("vertex:"):
+        return _ENDPOINT_NAMES.get(endpoint, endpoint)
+    target, _, url = endpoint.removeprefix("vertex:").partition(" ")
+    project, _, location = target.partition("/")
+    where = "express mode" if project == "express" else f"project {project}, {location}"
+    return f"Vertex AI ({where}{f', at {url}' if url else ''})"
 
 
 def list_chats(shell: Any, rest: str) -> None:

@@ -26,8 +26,10 @@ from google.genai import types
 
 from ..errors import ApiError, BananaError, CancelledError, NoImageError, NoKeyError, TransientError
 from . import secrets, stream, wire
+from . import vertex as _vertex
 from .models import UnknownModel, resolve_model
 from .request import Request
+from .vertex import Target
 
 T = TypeVar("T")
 DEFAULT_ENDPOINT = "https://generativelanguage.googleapis.com"
@@ -39,7 +41,9 @@ class Engine:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._clients: dict[tuple[str, str], genai.Client] = {}
+        # (key's hash, base URL, Vertex target, ADC file) -> the client and whose it is.
+        self._clients: dict[tuple[str, str, Target | None, str], tuple[genai.Client, str]] = {}
+        self._adc_projects: dict[str, str] = {}  # ADC file ("" for gcloud's) -> its project
         self._limit: tuple[int, asyncio.Semaphore] | None = None
         # The task behind each future, once it has started (what an interrupt cancels).
         self._tasks: weakref.WeakKeyDictionary[concurrent.futures.Future, list[asyncio.Task]] = (
@@ -140,17 +144,38 @@ class Engine:
         if loop is not None:
             loop.call_soon_threadsafe(loop.stop)
 
-    def client(self, key: str | None, base_url: str) -> genai.Client:
-        """The shared client for this key and endpoint (the key itself is never a dict key)."""
-        if not key:
+    def client(self, key: str | None, base_url: str, vertex: Target | None = None) -> genai.Client:
+        """The shared client for this key, endpoint and backend (the key itself is never a
+        dict key). On Vertex (``vertex``) a project's client authorises with the ADC, which
+        the client keeps and refreshes; express mode with the key."""
+        if vertex is not None and not vertex.express:
+            key = None
+        elif not key:
             raise NoKeyError()
-        ident = (hashlib.sha256(key.encode()).hexdigest(), base_url)
+        ident = _ident(key, base_url, vertex)
         with self._lock:
             if ident not in self._clients:
                 secrets.guard_logging()
-                options = types.HttpOptions(base_url=base_url) if base_url else None
-                self._clients[ident] = genai.Client(api_key=key, http_options=options)
-            return self._clients[ident]
+                self._clients[ident] = _new_client(key, base_url, vertex)
+            return self._clients[ident][0]
+
+    def adc_project(self) -> str:
+        """The project the ADC name, found once per credentials file (finding it may run
+        gcloud, which takes a second): for Vertex with no ``Banana.project``."""
+        file = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
+        with self._lock:
+            known = self._adc_projects.get(file)
+        if known is None:
+            known = _vertex.credentials("")[1]
+            with self._lock:
+                self._adc_projects[file] = known
+        return known
+
+    def account(self, base_url: str, vertex: Target) -> str:
+        """Whose credentials a Vertex project's calls use (an email; never a token)."""
+        self.client(None, base_url, vertex)
+        with self._lock:
+            return self._clients[_ident(None, base_url, vertex)][1]
 
     def semaphore(self, limit: int) -> asyncio.Semaphore:
         """The kernel-wide cap on calls in flight; must be called on the loop thread."""
@@ -159,9 +184,44 @@ class Engine:
         return self._limit[1]
 
 
-def endpoint(base_url: str) -> str:
+def _ident(
+    key: str | None, base_url: str, vertex: Target | None
+) -> tuple[str, str, Target | None, str]:
+    """A client's place in ``Engine._clients``: the key's hash, never the key; with ADC,
+    the credentials file, so pointing GOOGLE_APPLICATION_CREDENTIALS elsewhere is heard."""
+    adc = "" if key else os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
+    return hashlib.sha256((key or "").encode()).hexdigest(), base_url, vertex, adc
+
+
+def _new_client(key: str | None, base_url: str, vertex: Target | None) -> tuple[genai.Client, str]:
+    """A client and the account it acts as ("" for an API key)."""
+    options = types.HttpOptions(base_url=base_url) if base_url else None
+    if vertex is None:
+        return genai.Client(api_key=key, http_options=options), ""
+    if vertex.express:
+        return genai.Client(vertexai=True, api_key=key, http_options=options), ""
+    # Project and location are always passed: from the environment alone the SDK would
+    # drop them under a custom base URL and send no credentials.
+    found, project = _vertex.credentials(vertex.project)
+    client = genai.Client(
+        vertexai=True,
+        credentials=found,
+        project=project,
+        location=vertex.location,
+        http_options=options,
+    )
+    return client, _vertex.account(found)
+
+
+def endpoint(base_url: str, vertex: Target | None = None) -> str:
     """Where calls go, as the SDK will decide it (for messages and dry runs)."""
-    return base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_ENDPOINT
+    if base_url:
+        return base_url
+    if vertex is None:
+        return os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_ENDPOINT
+    regional = vertex.location not in ("", _vertex.DEFAULT_LOCATION) and not vertex.express
+    host = f"{vertex.location}-aiplatform" if regional else "aiplatform"
+    return os.environ.get("GOOGLE_VERTEX_BASE_URL") or f"https://{host}.googleapis.com"
 
 
 async def run_samples(
@@ -253,13 +313,27 @@ def _mid_stream(error: BananaError, assembly: stream.Assembly) -> BananaError:
 
 
 def translate(
-    exc: Exception, *, model_id: str, endpoint: str, timeout: float, attempts: int
+    exc: Exception,
+    *,
+    model_id: str,
+    endpoint: str,
+    timeout: float,
+    attempts: int,
+    vertex: Target | None = None,
 ) -> BananaError:
     """Turn an SDK or transport exception into the one line a user should read."""
     tried = f" after {attempts} attempts" if attempts > 1 else ""
     if isinstance(exc, sdk_errors.APIError):
+        if vertex is not None:
+            return _vertex_error(exc, model_id, vertex) or _api_error(exc, model_id, tried)
         return _api_error(exc, model_id, tried)
     name = type(exc).__name__
+    if name == "RefreshError":  # google-auth could not get a token for the ADC
+        said = " ".join(str(exc.args[0] if exc.args else exc).split())[:160]
+        return ApiError(
+            f"Google Cloud refused to give the credentials a token ({said}): run "
+            f"`{_vertex.LOGIN}` again (or check GOOGLE_APPLICATION_CREDENTIALS)."
+        )
     if "Timeout" in name:
         return TransientError(
             f"No reply within {timeout:g} s{tried}: re-run the cell, or raise the limit with "
@@ -318,6 +392,52 @@ def _api_error(exc: sdk_errors.APIError, model_id: str, tried: str) -> BananaErr
         code,
         status,
     )
+
+
+def _vertex_error(exc: sdk_errors.APIError, model_id: str, vertex: Target) -> ApiError | None:
+    """Vertex AI's own refusals (credentials, project, API, location), each as the one
+    line naming its fix; ``None`` for the errors both backends share."""
+    code, status = exc.code, exc.status or ""
+    label = f"{code} {status}".strip()
+    said = " ".join(str(exc.message or "").split())
+    project = vertex.project
+    if code in (401, 403) and vertex.express:
+        return ApiError(
+            f"Vertex AI refused the express-mode key ({label}): check the key (`%banana key`), "
+            'or use a project with %config Banana.project = "my-project".',
+            code,
+            status,
+        )
+    if code == 401:
+        return ApiError(
+            f"Vertex AI refused the credentials ({label}): run `{_vertex.LOGIN}` again.",
+            code,
+            status,
+        )
+    if code == 403 and ("SERVICE_DISABLED" in str(exc.details) or "is disabled" in said):
+        return ApiError(
+            f"The Vertex AI API is not enabled in project {project} ({label}): enable it with "
+            f"`gcloud services enable aiplatform.googleapis.com --project {project}` (or in "
+            "the Cloud console), wait a minute, and re-run.",
+            code,
+            status,
+        )
+    if code == 403:
+        return ApiError(
+            f"Vertex AI refused project {project} to these credentials ({label}): "
+            '%config Banana.project = "…" must name a project your account may use (role '
+            "Vertex AI User).",
+            code,
+            status,
+        )
+    if code == 404 and "Publisher Model" in said:
+        return ApiError(
+            f"Location {vertex.location} does not serve {model_id} ({label}): "
+            f'%config Banana.location = "{_vertex.DEFAULT_LOCATION}", or see `%banana models`.',
+            code,
+            status,
+        )
+    return None
 
 
 def _not_found(model_id: str, label: str) -> str:

@@ -70,3 +70,23 @@ def normalise_search(value: str | bool | tuple[str, ...] | None) -> tuple[str, .
             "--search web,image."
         )
     return tuple(kind for kind in SEARCH_KINDS if kind in kinds)
+
+
+# Vertex AI's ``imageConfig.imageOutputOptions``: the answer's format (Vertex only).
+OUTPUT_FORMATS = {"jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png"}
+
+
+def output_options(value: str, quality: int | None) -> tuple[str, int | None]:
+    """``-f jpeg|png`` and ``--quality 0-100`` as (MIME type, quality); ``("", None)`` when
+    neither is given (the model's own format). A quality is a JPEG's, so it implies JPEG."""
+    cleaned = value.strip().lower()
+    if cleaned and cleaned not in OUTPUT_FORMATS:
+        raise ValueError(f"Invalid format '{value}': use jpeg or png.")
+    mime = OUTPUT_FORMATS.get(cleaned, "")
+    if quality is None:
+        return mime, None
+    if not 0 <= quality <= 100:
+        raise ValueError(f"--quality must be between 0 and 100, not {quality}.")
+    if mime == "image/png":
+        raise ValueError("--quality is a JPEG's compression quality: use it with -f jpeg.")
+    return "image/jpeg", quality

@@ -17,7 +17,13 @@ from typing import Any
 from ..errors import ImageInputError, OptionError, PromptError
 from . import images
 from .models import ModelSpec, UnknownModel, current_models, live_model
-from .options import normalise_aspect, normalise_search, normalise_size, normalise_thinking
+from .options import (
+    normalise_aspect,
+    normalise_search,
+    normalise_size,
+    normalise_thinking,
+    output_options,
+)
 from .prompt import Ref, parse
 
 
@@ -54,6 +60,10 @@ class Request:
     notes: tuple[str, ...] = ()
     # The shut-down model the user named, when the call goes to its replacement instead.
     replaced: str = ""
+    # Vertex AI only (``imageOutputOptions``): the answer's format and JPEG quality;
+    # "" / ``None`` leave the model's own.
+    output: str = ""
+    quality: int | None = None
 
     @property
     def images(self) -> list[ImagePart]:
@@ -113,6 +123,8 @@ def build_request(
     thinking: str = "",
     defaults: frozenset[str] = frozenset(),
     yielding: frozenset[str] = frozenset(),
+    output_format: str = "",
+    quality: int | None = None,
 ) -> Request:
     """Validate options for the model, encode the images, and assemble the parts in order.
 
@@ -122,8 +134,13 @@ def build_request(
     honour is replaced by what it can, with a one-line note, instead of being refused.
     ``yielding`` names the cell's own options (those and ``search``) that give way alike:
     a comparison sends one cell's options to every model, and one model's lack must not
-    refuse the rest.
+    refuse the rest. ``output_format`` and ``quality`` are Vertex AI's output options
+    (the caller refuses them on the Developer API).
     """
+    try:
+        output, quality = output_options(output_format, quality)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
     spec, replaced_note = _model(model)
     aspect, size, thinking, thoughts, search, dropped = _give_way(
         spec, defaults, yielding, aspect, size, thinking, thoughts, search
@@ -139,7 +156,7 @@ def build_request(
         notes.insert(0, f"{spec.id} is not in nb_banana's model table: its limits are not checked.")
     return Request(
         spec, tuple(parts), *options, notes=tuple(notes),
-        replaced=model.strip() if replaced_note else "",
+        replaced=model.strip() if replaced_note else "", output=output, quality=quality,
     )  # fmt: skip
 
 
@@ -366,6 +383,8 @@ def request_document(request: Request) -> dict[str, Any]:
     }
     if request.thinking:
         doc["thinking"] = request.thinking
+    if request.output:
+        doc["output"] = {"mime_type": request.output, "quality": request.quality}
     return doc
 
 

@@ -2,10 +2,11 @@
 
 The key typed with ``%banana key`` lives only in this module's memory. Otherwise the SDK's
 own environment variables apply (``GOOGLE_API_KEY`` wins over ``GEMINI_API_KEY``, as in the
-SDK). Every message, traceback and listing nb_banana shows goes through ``redact``; SDK
-exceptions are ``scrub``-bed before they are chained (a server may echo the key in its error
-body, and a traceback prints the chain), and ``guard_logging`` masks the key in log records
-(the SDK's retry log quotes error bodies verbatim).
+SDK), and in Colab the same names in its Secrets panel. Every message, traceback and
+listing nb_banana shows goes through ``redact``; SDK exceptions are ``scrub``-bed before
+they are chained (a server may echo the key in its error body, and a traceback prints the
+chain), and ``guard_logging`` masks the key in log records (the SDK's retry log quotes
+error bodies verbatim).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
+import threading
 import traceback
 from typing import Any, TypeVar
 
@@ -20,6 +23,9 @@ OFFLINE_KEY = "nb-banana-offline"
 _ENV_NAMES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 _typed_key: str | None = None
 _logging_guarded = False
+# The Colab module last asked and what its Secrets held (``colab_key``).
+_colab_asked: dict[str, Any] = {}
+_colab_lock = threading.Lock()
 
 E = TypeVar("E", bound=BaseException)
 
@@ -31,14 +37,16 @@ def set_typed_key(key: str | None) -> None:
 
 
 def api_key() -> str | None:
-    """The key a call should use: the typed one, else the SDK's environment variables."""
+    """The key a call should use: the typed one, else the SDK's environment variables,
+    else (in Colab) the Secrets panel's."""
     if _typed_key:
         return _typed_key
     for name in _ENV_NAMES:
         value = os.environ.get(name, "").strip()
         if value:
             return value
-    return None
+    found = colab_key()
+    return found[1] if found else None
 
 
 def key_source() -> str:
@@ -48,12 +56,45 @@ def key_source() -> str:
     for name in _ENV_NAMES:
         if os.environ.get(name, "").strip():
             return f"environment variable {name}"
-    return "none"
+    found = colab_key()
+    return f"Colab Secrets ({found[0]})" if found else "none"
+
+
+def colab_key() -> tuple[str, str] | None:
+    """``(name, key)`` from Colab's Secrets panel (``google.colab.userdata``), asked once
+    per kernel: each ask goes to the browser, which may show an access prompt.
+
+    Colab imports ``google.colab`` into every kernel, so outside Colab this imports
+    nothing. A secret that is missing or not shared with the notebook is no key.
+    """
+    colab = sys.modules.get("google.colab")
+    if colab is None:
+        return None
+    with _colab_lock:
+        if _colab_asked.get("module") is not colab:
+            _colab_asked.update(module=colab, found=_ask_colab(colab))
+        return _colab_asked["found"]
+
+
+def _ask_colab(colab: Any) -> tuple[str, str] | None:
+    for name in _ENV_NAMES:
+        try:
+            value = (colab.userdata.get(name) or "").strip()
+        except Exception:  # Colab's SecretNotFoundError, NotebookAccessError, ...
+            continue
+        if value:
+            return name, value
+    return None
 
 
 def redact(text: str) -> str:
     """Replace every key this process knows of with a mask, wherever it appears in ``text``."""
-    keys = {_typed_key or "", *(os.environ.get(n, "").strip() for n in _ENV_NAMES)}
+    colab = _colab_asked.get("found")
+    keys = {
+        _typed_key or "",
+        *(os.environ.get(n, "").strip() for n in _ENV_NAMES),
+        colab[1] if colab else "",
+    }
     for key in sorted(keys - {"", OFFLINE_KEY}, key=len, reverse=True):
         if len(key) >= 4:
             text = text.replace(key, "***")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from traitlets import Bool, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 from .models import ASPECT_RATIOS, DEFAULT_MODEL, IMAGE_SIZES, UnknownModel, resolve_model
 from .options import normalise_aspect, normalise_size, normalise_thinking
+from .vertex import BACKENDS, env_location, env_project, env_wants_vertex
 
 
 class Banana(Configurable):
@@ -50,6 +51,18 @@ class Banana(Configurable):
     base_url = Unicode(
         "", help="Endpoint override; empty means the SDK's (GOOGLE_GEMINI_BASE_URL or Google's)."
     ).tag(config=True)
+    backend = Unicode(
+        help='Who serves the models: "gemini" (the Gemini Developer API, an API key) or '
+        '"vertex" (Vertex AI on Google Cloud). The default follows GOOGLE_GENAI_USE_VERTEXAI, '
+        "as the SDK does."
+    ).tag(config=True)
+    project = Unicode(
+        help="Google Cloud project for Vertex AI; the default is GOOGLE_CLOUD_PROJECT, else "
+        "the project your credentials name. Empty with a key set: express mode."
+    ).tag(config=True)
+    location = Unicode(
+        help='Vertex AI location (region); the default is GOOGLE_CLOUD_LOCATION, else "global".'
+    ).tag(config=True)
     store = Unicode(
         ".nb_banana", help="Store folder (beside the notebook by default); 'user' for one per user."
     ).tag(config=True)
@@ -67,6 +80,31 @@ class Banana(Configurable):
     thinking = Unicode(
         "", help="Thinking level: minimal or high (models that take it); empty = the model's."
     ).tag(config=True)
+
+    # Read when first asked for, from the same environment variables ``genai.Client()``
+    # reads: set them before the kernel starts (or use %config).
+    @default("backend")
+    def _backend_from_env(self) -> str:
+        return "vertex" if env_wants_vertex() else "gemini"
+
+    @default("project")
+    def _project_from_env(self) -> str:
+        return env_project()
+
+    @default("location")
+    def _location_from_env(self) -> str:
+        return env_location()
+
+    @validate("backend")
+    def _check_backend(self, proposal: dict) -> str:
+        value = proposal["value"].strip().lower()
+        if value not in BACKENDS:
+            raise TraitError(f"backend must be one of {', '.join(BACKENDS)}, not {value!r}.")
+        return value
+
+    @validate("location")
+    def _check_location(self, proposal: dict) -> str:
+        return proposal["value"].strip() or env_location()
 
     @validate("model")
     def _check_model(self, proposal: dict) -> str:

@@ -173,7 +173,11 @@ def generation_config(
     return types.GenerateContentConfig(
         response_modalities=["TEXT", "IMAGE"],
         image_config=types.ImageConfig(
-            aspect_ratio=shape.get("aspectRatio"), image_size=shape.get("imageSize")
+            aspect_ratio=shape.get("aspectRatio"),
+            image_size=shape.get("imageSize"),
+            # Vertex AI's ``imageOutputOptions`` (the SDK refuses them for the Developer API).
+            output_mime_type=request.output or None,
+            output_compression_quality=request.quality,
         )
         if shape
         else None,
@@ -185,13 +189,18 @@ def generation_config(
     )
 
 
-def image_shape(request: Request) -> dict[str, str]:
+def image_shape(request: Request) -> dict[str, Any]:
     """``imageConfig`` as the REST API spells it, holding only what was asked: an unset ratio
     leaves the shape to the model (an edit keeps its picture's), an unset size the API's
-    1K; a model with one size takes no ``imageSize``."""
-    shape = {"aspectRatio": request.aspect} if request.aspect else {}
+    1K; a model with one size takes no ``imageSize``; Vertex AI's output options when set."""
+    shape: dict[str, Any] = {"aspectRatio": request.aspect} if request.aspect else {}
     if request.size and request.model.sends_image_size:
         shape["imageSize"] = request.size
+    if request.output:
+        options: dict[str, Any] = {"mimeType": request.output}
+        if request.quality is not None:
+            options["compressionQuality"] = request.quality
+        shape["imageOutputOptions"] = options
     return shape
 
 

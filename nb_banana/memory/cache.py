@@ -29,13 +29,18 @@ from ..gemini.usage import Usage
 from .store import REAL_SERVICE, SIMULATOR, Row, Store, cache_key
 
 
-def endpoint_class(base_url: str, offline: bool) -> str:
+def endpoint_class(base_url: str, offline: bool, vertex: str = "") -> str:
     """Who answers: "simulator" (``%banana offline``, or the base URL is the shared
     simulator's), "gemini" (the real service: no base URL, or Google's own), or the custom
-    base URL itself. ``turns/offline.py`` passes the setting and the switch in force."""
+    base URL itself; on Vertex AI, ``vertex`` (``Target.ident``: the project and location,
+    or express mode) is added, so its answers and the Developer API's never stand in for
+    each other. ``turns/offline.py`` passes the settings and the switch in force."""
     url = base_url.rstrip("/")
     if offline or (url and url == _shared_simulator_url()):
         return SIMULATOR
+    if vertex:
+        url = url or os.environ.get("GOOGLE_VERTEX_BASE_URL", "").rstrip("/")
+        return f"{vertex} {url}" if url else vertex
     url = url or os.environ.get("GOOGLE_GEMINI_BASE_URL", "").rstrip("/")
     return REAL_SERVICE if url in ("", engine.DEFAULT_ENDPOINT.rstrip("/")) else url
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import signatures
+from . import signatures, vertex
 from .batches import batch_endpoint, inlined_response
 from .batchstore import BatchJobs, Job
 from .endpoint import (
@@ -105,6 +105,8 @@ class Simulator:
         self.rate_limit = rate_limit
         folder = None if state_dir is None else Path(state_dir) / "batches"
         self._batches = BatchJobs(folder, self._respond_in_batch)
+        # Vertex AI's side: tokens issued, the one project allowed, the API's state.
+        self.vertex = vertex.VertexAccess()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -251,6 +253,7 @@ class Simulator:
         self._faults.clear()
         self._limiter.reset()
         self._batches.clear()
+        self.vertex.reset()
         with self._lock:
             self._samples.clear()
 
@@ -393,6 +396,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Answer.error(Rejection(500, f"Simulator error: {exc!r}")))
 
     def _api(self, simulator: Simulator, path: str, body: bytes) -> Answer | None:
+        on_vertex = vertex.route(self.command, path)
+        if on_vertex is not None:
+            return self._vertex(simulator, on_vertex, body)
         target = route(self.command, path)
         simulator._record(self._recording(target, body))
         if target is None:
@@ -423,7 +429,35 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return models_endpoint(target, self._key(), simulator.api_key, query)
 
-    def _generate(self, simulator: Simulator, target: Route, body: bytes) -> Answer | None:
+    def _vertex(
+        self, simulator: Simulator, target: vertex.VertexRoute, body: bytes
+    ) -> Answer | None:
+        """A Vertex AI request (``simulator/vertex.py``): drawn as generateContent draws,
+        once its token or key and its project and location pass."""
+        as_route = Route(target.endpoint, target.api_version, target.model)
+        simulator._record(self._recording(as_route, body))
+        if target.endpoint == vertex.TOKEN:
+            return simulator.vertex.issue(body)
+        try:
+            simulator.vertex.check(
+                target, self.headers.get("authorization", ""), self._key(), simulator.api_key
+            )
+        except Rejection as rejection:
+            return Answer.error(rejection)
+        if target.endpoint == vertex.LIST:
+            return Answer.json(200, vertex.model_list())
+        try:
+            body, output = vertex.take_output_options(body)
+        except Rejection as rejection:
+            return Answer.error(rejection)
+        drawn = Route(GENERATE, target.drawn_as, target.model)
+        answer = self._generate(simulator, drawn, body, key_checked=True)
+        return None if answer is None else vertex.vertex_reply(answer, output)
+
+    def _generate(
+        self, simulator: Simulator, target: Route, body: bytes, key_checked: bool = False
+    ) -> Answer | None:
+        """``key_checked``: a Vertex call whose credentials ``_vertex`` has checked."""
         version, model = target.api_version, target.model
         started = time.monotonic()
         fault = simulator._faults.pop()
@@ -435,8 +469,8 @@ class _Handler(BaseHTTPRequestHandler):
         answer = (stream_content if target.endpoint == STREAM else generate_content)(
             version,
             model,
-            self._key(),
-            simulator.api_key,
+            "checked" if key_checked else self._key(),
+            None if key_checked else simulator.api_key,
             body,
             fault,
             admit=simulator._limiter.admit,
@@ -460,7 +494,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         for name in _SECRET_HEADERS:
             if name in headers:
-                headers[name] = REDACTED
+                # "Bearer <redacted>": which kind of credential came is worth keeping.
+                scheme = headers[name].partition(" ")[0] if " " in headers[name] else ""
+                headers[name] = f"{scheme} {REDACTED}".lstrip()
         try:
             parsed = json.loads(body) if body else None
         except ValueError:

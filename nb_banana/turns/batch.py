@@ -302,6 +302,19 @@ def _doc(item: Element, store: Store) -> dict[str, Any]:
     }
 
 
+# Vertex AI's batch jobs (``batchPredictionJobs``) read a JSONL file from Cloud Storage or
+# a BigQuery table and write their answers there: the SDK refuses inlined requests on
+# Vertex (``batches.create`` raises ValueError before sending). nb_banana would need a
+# bucket to stage them in, and the simulator a Cloud Storage stand-in (docs/architecture.md,
+# The Batch API).
+VERTEX_BATCH = (
+    "--batch does not work on Vertex AI yet: Vertex batch jobs read their requests from "
+    "Cloud Storage (gs:// JSONL), and nb_banana has no Banana.gcs_bucket setting to stage "
+    'them; run the cell without --batch (live calls), or with %config Banana.backend = "gemini" '
+    "for the Gemini Batch API at half price."
+)
+
+
 def submit_or_resume(
     elements: Sequence[Element], *, cell: str | None = None, display_name: str | None = None
 ) -> Batch:
@@ -311,6 +324,8 @@ def submit_or_resume(
     does not count, so re-running the cell submits its elements again; nor does an element
     that failed inside a job that succeeded (a 500, a refusal): it goes into a new job with
     the other failed ones, as a live ``--each`` re-run asks again for its failures."""
+    if offline.on_vertex():
+        raise OptionError(VERTEX_BATCH)
     store = open_store(settings().store)
     endpoint = offline.endpoint_class()
     scope = session().chats.scope

@@ -17,6 +17,7 @@ from ..context import context, engine, settings
 from ..errors import NoKeyError
 from ..gemini import secrets
 from ..gemini.models import ModelSpec, current_models, resolve_model
+from ..gemini.vertex import VertexSetupError
 from . import offline
 
 LIST_TIMEOUT = 5.0  # seconds: the list is a courtesy, never worth a long wait
@@ -65,6 +66,10 @@ def ask() -> concurrent.futures.Future[Catalog] | None:
         client = offline.current_client()
     except NoKeyError:
         return None
+    except VertexSetupError as exc:  # no credentials: say so where the list would be
+        unreachable: concurrent.futures.Future[Catalog] = concurrent.futures.Future()
+        unreachable.set_result(Catalog("", error=str(exc)))
+        return unreachable
     where = _endpoint()
     with _lock:
         known = _asked().get(where)
@@ -112,10 +117,13 @@ async def _fetch(client: object, where: str) -> Catalog:
 
 
 def _draws_images(model: object) -> bool:
-    """A Gemini model that answers generateContent with images: ``gemini-…-image…``."""
+    """A Gemini model that answers generateContent with images: ``gemini-…-image…``.
+    Vertex's publisher models name no methods (``supported_actions`` is unset there)."""
     model_id = _id(model)
     actions = getattr(model, "supported_actions", None) or []
-    return model_id.startswith("gemini-") and "image" in model_id and "generateContent" in actions
+    vertex = (getattr(model, "name", None) or "").startswith("publishers/")
+    serves = vertex or "generateContent" in actions
+    return model_id.startswith("gemini-") and "image" in model_id and serves
 
 
 def _listed(model: object) -> ListedModel:
@@ -123,11 +131,13 @@ def _listed(model: object) -> ListedModel:
 
 
 def _id(model: object) -> str:
-    return (getattr(model, "name", None) or "").removeprefix("models/")
+    name = getattr(model, "name", None) or ""
+    return name.removeprefix("models/").removeprefix("publishers/google/models/")
 
 
 def _endpoint() -> str:
     """Where the calls go now: the key the lists are kept under."""
     from ..gemini.engine import endpoint  # loads the SDK: not at %load_ext
 
-    return endpoint(settings().base_url)
+    target = offline.vertex_target()
+    return endpoint(settings().base_url) + (f" {target.ident}" if target else "")

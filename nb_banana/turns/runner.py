@@ -78,6 +78,9 @@ class Ask:
     # known cell id (the key walk). A panel click never is: Generate starts a new chat even
     # when the store answers it, and Continue adds to the end of its thread.
     rerun: bool = True
+    # Vertex AI's output options (``-f jpeg|png``, ``--quality``); refused on the Developer API.
+    output_format: str = ""
+    quality: int | None = None
 
 
 @dataclass
@@ -221,6 +224,8 @@ def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
         "thoughts": ask.thoughts,
     }
     defaults = frozenset(name for name, value in chosen.items() if value is None)
+    if (ask.output_format or ask.quality is not None) and not offline.on_vertex():
+        raise OptionError(VERTEX_ONLY_OUTPUT)
     return build_request(
         [utf8_safe(item) if isinstance(item, str) else item for item in ask.items],
         model=model,
@@ -232,7 +237,16 @@ def _request(ask: Ask, chat: Chat | None, at: int) -> Request:
         thinking=s.thinking if chosen["thinking"] is None else chosen["thinking"],
         defaults=defaults,
         yielding=ask.yielding,
+        output_format=ask.output_format,
+        quality=ask.quality,
     )
+
+
+VERTEX_ONLY_OUTPUT = (
+    "-f/--format and --quality are Vertex AI options (imageOutputOptions): the Gemini "
+    "Developer API answers in the model's own format (Pro: JPEG; others: PNG). Drop them, "
+    'or use Vertex AI: %config Banana.backend = "vertex".'
+)
 
 
 def utf8_safe(text: str) -> str:
@@ -282,7 +296,7 @@ def dry_run(ask: Ask) -> DryRun:
     return DryRun(
         request,
         planned.at,
-        engine.endpoint(settings().base_url),
+        engine.endpoint(settings().base_url, offline.vertex_target()),
         wire.rest_body(request, planned.history),
         estimate,
         cached=store is not None
@@ -436,9 +450,10 @@ def _call(
         paced=paced,
     )  # fmt: skip
     context = {
-        "endpoint": engine.endpoint(s.base_url),
+        "endpoint": engine.endpoint(s.base_url, offline.vertex_target()),
         "timeout": s.timeout,
         "attempts": s.retries + 1,
+        "vertex": offline.vertex_target(),
     }
 
     async def call() -> list[Any]:

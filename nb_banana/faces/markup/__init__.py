@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...context import context
+from ..colab import enable_widgets
 from .widget import Markup
 
 __all__ = ["Markup", "markup"]
@@ -28,6 +29,7 @@ def markup(image: object, marks: Sequence[Mapping[str, Any]] | None = None) -> M
     Outside a notebook cell (no cell id) they are kept by the picture alone. ``marks``
     sets them instead (``[]`` to start clean).
     """
+    enable_widgets()
     return Markup(image, marks=marks, owner=_owner())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import types
 
+from ..colab import enable_widgets
 from .app import Panel
 
 __all__ = ["Panel", "panel"]
@@ -19,6 +20,7 @@ def panel() -> Panel:
     """Show a panel below the current cell and return it (to drive or inspect from code)."""
     from IPython.display import display
 
+    enable_widgets()
     shown = Panel()
     display(shown.widget)
     return shown

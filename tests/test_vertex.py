@@ -24,6 +24,7 @@ from .conftest import restart_kernel
 
 ACCOUNT = "banana-runner@banana-proj.iam.gserviceaccount.com"
 PROJECT = "banana-proj"
+PRO = "gemini-3-pro-image"
 
 
 @pytest.fixture(scope="module")
@@ -419,3 +420,16 @@ def test_without_a_project_or_key_the_credentials_name_the_project(ip, sim, adc,
     assert [r.path for r in generations(sim)] == [vertex_path()] * 2
     assert len(looked_up) <= 2  # once for the project, once for the client's credentials
     ip.config.pop("Banana", None)
+
+
+def test_a_thoughts_cell_streams_on_vertex_too(vertex, sim):
+    """``--thoughts`` streams (``:streamGenerateContent``) on Vertex as on the Developer API,
+    each event in Vertex's shape, and the chat goes on from the streamed turn."""
+    run(vertex, "-m pro --thoughts -c think", "a lighthouse in fog")
+    paths = [r.path.split("?")[0] for r in sim.requests]
+    streamed = [path for path in paths if path.endswith(":streamGenerateContent")]
+    assert streamed == [vertex_path(PRO).replace(":generateContent", ":streamGenerateContent")]
+    result = vertex.user_ns["_banana"]
+    assert result.thoughts and result.drafts and len(result.images) == 1
+    run(vertex, "-c think", "now at night")
+    assert generations(sim)[-1].path == vertex_path(PRO)

@@ -450,7 +450,7 @@ class _Handler(BaseHTTPRequestHandler):
             body, output = vertex.take_output_options(body)
         except Rejection as rejection:
             return Answer.error(rejection)
-        drawn = Route(GENERATE, target.drawn_as, target.model)
+        drawn = Route(STREAM if target.stream else GENERATE, target.drawn_as, target.model)
         answer = self._generate(simulator, drawn, body, key_checked=True)
         return None if answer is None else vertex.vertex_reply(answer, output)
 

@@ -22,8 +22,8 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -32,6 +32,7 @@ from PIL import Image
 from .endpoint import Answer, check_key
 from .listing import listed_models
 from .rejections import Rejection, invalid
+from .streaming import encode
 
 GENERATE = "vertex.generateContent"
 LIST = "vertex.list"
@@ -41,19 +42,20 @@ TOKEN_PATH = "/token"
 # documented at ``global`` first; regional endpoints vary by model and date).
 LOCATIONS = ("global", "us-central1")
 _VERSIONS = r"(v1|v1beta1)"
+_CALLS = r":(generateContent|streamGenerateContent)"
 _ROUTES = (
     (
         "POST",
         GENERATE,
         re.compile(
             _VERSIONS + r"/projects/([^/]+)/locations/([^/]+)/publishers/google/models/"
-            r"([^/:]+):generateContent"
+            r"([^/:]+)" + _CALLS
         ),
     ),
     (
         "POST",
         GENERATE,
-        re.compile(_VERSIONS + r"/publishers/google/models/([^/:]+):generateContent"),
+        re.compile(_VERSIONS + r"/publishers/google/models/([^/:]+)" + _CALLS),
     ),
     ("GET", LIST, re.compile(_VERSIONS + r"/publishers/google/models")),
 )
@@ -73,6 +75,7 @@ class VertexRoute:
     model: str = ""
     project: str = ""
     location: str = ""
+    stream: bool = False  # ``:streamGenerateContent``: the answer comes as SSE events
 
     @property
     def express(self) -> bool:
@@ -95,9 +98,10 @@ def route(method: str, path: str) -> VertexRoute | None:
         groups = [unquote(g) for g in match.groups()]
         if endpoint == LIST:
             return VertexRoute(LIST, groups[0])
-        if len(groups) == 4:
-            return VertexRoute(GENERATE, groups[0], groups[3], groups[1], groups[2])
-        return VertexRoute(GENERATE, groups[0], groups[1])
+        streamed = groups[-1] == "streamGenerateContent"
+        if len(groups) == 5:
+            return VertexRoute(GENERATE, groups[0], groups[3], groups[1], groups[2], streamed)
+        return VertexRoute(GENERATE, groups[0], groups[1], stream=streamed)
     return None
 
 
@@ -217,12 +221,27 @@ def vertex_reply(answer: Answer, output: OutputOptions | None = None) -> Answer:
     format ``output`` asks for."""
     if answer.status != 200:
         return answer
+    if answer.events:  # a stream: each event is a reply of its own
+        events = tuple(_vertex_event(event, output) for event in answer.events)
+        return replace(answer, events=events)
     reply = json.loads(answer.body)
     if not isinstance(reply, dict) or "candidates" not in reply:
         return answer
+    return Answer.json(200, _vertex_shape(reply, output))
+
+
+def _vertex_event(event: bytes, output: OutputOptions | None) -> bytes:
+    """One SSE event's reply in Vertex's shape (an error event as it is)."""
+    reply = json.loads(event.removeprefix(b"data: "))
+    if not isinstance(reply, dict) or "candidates" not in reply:
+        return event
+    return encode(_vertex_shape(reply, output))
+
+
+def _vertex_shape(reply: dict[str, Any], output: OutputOptions | None) -> dict[str, Any]:
     if output is not None:
         _reencode(reply, output)
-    reply["createTime"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    reply["createTime"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     usage = reply.setdefault("usageMetadata", {})
     usage["trafficType"] = "ON_DEMAND"
     details = usage.get("candidatesTokensDetails") or []
@@ -230,7 +249,7 @@ def vertex_reply(answer: Answer, output: OutputOptions | None = None) -> Answer:
     text = int(usage.get("candidatesTokenCount", 0)) - itemised
     if text > 0:
         usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": text}, *details]
-    return Answer.json(200, reply)
+    return reply
 
 
 def model_list() -> dict[str, Any]:

@@ -549,3 +549,50 @@ def test_a_lone_surrogate_in_an_element_is_cleaned_as_in_a_single_cell(sim, tmp_
         assert len(posts(sim)) == 2
         assert sorted(prompt_of(r).strip() for r in posts(sim)) == ["a cat \ufffd", "a dog"]
         assert kernel.run("print(out.cached)").stdout.strip() == "2"
+
+
+def test_thumbnails_wait_behind_the_run_not_the_run_behind_them(sim, monkeypatch):
+    """A PNG has no reduced-scale decoding, so each thumbnail costs a full decode: the run's
+    commits must not wait for them. Held until the run is over, they still come, and the
+    contact sheet shows them."""
+    shrink, release, made = Image.Image.thumbnail, threading.Event(), []
+
+    def held(image: Image.Image, *args: Any, **kwargs: Any) -> None:
+        assert release.wait(30), "the test never released the thumbnails"
+        shrink(image, *args, **kwargs)
+        made.append(image.size)
+
+    monkeypatch.setattr(Image.Image, "thumbnail", held)
+    runs: list[Any] = []
+    runner = threading.Thread(
+        target=lambda: runs.append(nb_banana.generate_each("a {item}", ["fox", "hare", "owl"]))
+    )
+    runner.start()
+    runner.join(10)
+    try:
+        assert runs and len(runs[0].done) == 3, "the run waited for its thumbnails"
+        assert made == []
+    finally:
+        release.set()
+        runner.join()
+    html = runs[0]._repr_mimebundle_()[0]["text/html"]
+    assert html.count('<img src="data:image/jpeg;base64,') == 3 and len(made) == 3
+
+
+def test_the_contact_sheet_shows_the_same_thumbnails_as_before(ip, sim):
+    """Made later, the thumbnails are the same bytes: ``previews.thumbnail`` of each
+    element's preview (here the reply itself, a small PNG), ``THUMB_PX`` on a side."""
+    from nb_banana.answer.each_result import THUMB_PX
+    from nb_banana.answer.previews import thumbnail
+
+    ip.user_ns["animals"] = ANIMALS
+    captured = run(ip, "--each animals -a 16:9 -o out", "{item}")
+    out = ip.user_ns["out"]
+    html = captured.outputs[0].data["text/html"]
+    for index in range(len(ANIMALS)):
+        (preview,) = out[index].previews or out[index].outputs
+        (thumb,) = out.done[index].thumbs
+        assert thumb == thumbnail(preview.data, THUMB_PX)
+        width, height = Image.open(io.BytesIO(thumb)).size
+        assert width == THUMB_PX and abs(height - THUMB_PX * preview.height / preview.width) < 1
+        assert base64.b64encode(thumb).decode() in html

@@ -224,6 +224,16 @@ def test_n_2_makes_a_row_per_take_under_each_models_column(ip, sim):
     assert below == [(LITE, 1, 4), (PRO, 2, 4)]
 
 
+def test_thoughts_fold_under_their_own_models_column(ip, sim):
+    captured = run(ip, "-m flash,pro --thoughts -o compared", "a clock tower")
+    compared = ip.user_ns["compared"]
+    below = {
+        c.model: c.text for c in grid_of(html_of(captured)).cells if c.kind == "nb-banana-below"
+    }
+    for model in (FLASH, PRO):
+        assert compared[model].thoughts and f"Thoughts{compared[model].thoughts}" in below[model]
+
+
 def test_a_size_only_some_models_make_is_dropped_on_the_others_rows_with_a_note(ip, sim):
     captured = run(ip, "-m lite,flash -s 2K -o compared", "a tall ship")
     compared = ip.user_ns["compared"]

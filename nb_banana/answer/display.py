@@ -187,9 +187,9 @@ def _column(pieces: list[str], row: Row, column: int, takes: int) -> str:
                       + f"✖ {html.escape(model)}: {html.escape(failed)}</div>")  # fmt: skip
         return f"failed: {failed}"
     result = row.result
-    for take, (data, mime, width) in enumerate(shown(result), start=1):
+    for take, (data, mime, _) in enumerate(shown(result), start=1):
         pieces.append(_cell("nb-banana-take", model, column, 1 + take))
-        pieces.extend(_zoomable(data, mime, width, result.request.text))
+        pieces.extend(_zoomable(data, mime, result.request.text))
         pieces.append("</div>")
     pieces.append(_cell("nb-banana-below", model, column, 2 + takes))
     pieces.extend(_below(result))
@@ -203,7 +203,7 @@ def _cell(kind: str, model_id: str, column: int, row: int, style: str = "") -> s
             f'style="grid-column: {column}; grid-row: {row}; {style}">')  # fmt: skip
 
 
-def _zoomable(data: bytes, mime: str, width: int, alt: str) -> tuple[str, str, str]:
+def _zoomable(data: bytes, mime: str, alt: str) -> tuple[str, str, str]:
     """A picture that fills its column and opens at full size over the page on click (and
     closes on the next); where a page strips scripts and styles (GitHub, nbviewer) it stays
     a plain picture."""
@@ -211,14 +211,21 @@ def _zoomable(data: bytes, mime: str, width: int, alt: str) -> tuple[str, str, s
         f'<img class="nb-banana-zoom" onclick="this.classList.toggle(\'nb-banana-open\')" '
         f'src="data:{mime};base64,',
         binascii.b2a_base64(data, newline=False).decode("ascii"),
-        f'" alt="{html.escape(alt[:200], quote=True)}" width="{width}" style="{_IMG_IN_GRID}"/>',
+        f'" alt="{html.escape(alt[:200], quote=True)}" style="{_IMG_IN_GRID}"/>',
     )
 
 
 def _below(result: Result) -> list[str]:
-    """What a comparison shows under a model's pictures: caption, credentials, notes (each
-    its own ``nb-banana-note``), sources and the model's text."""
-    pieces = [f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>']
+    """What a comparison shows under a model's pictures: its thoughts (folded), caption,
+    credentials, notes (each its own ``nb-banana-note``), sources and the model's text."""
+    pieces = []
+    if result.thoughts:
+        pieces.append(
+            '<details style="margin-top: 6px;"><summary>Thoughts</summary>'
+            f'<div style="white-space: pre-wrap; {_MUTED}">{html.escape(result.thoughts)}</div>'
+            "</details>"
+        )
+    pieces.append(f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>')
     pieces.extend(f'<div style="{_MUTED}">🔏 {html.escape(line)}</div>'
                   for line in credential_lines(result))  # fmt: skip
     pieces.extend(f'<div class="nb-banana-note" style="{_MUTED}">ℹ {html.escape(note)}</div>'

@@ -38,13 +38,15 @@ _IMG_ALONE = (
     "border-radius: 6px;"
 )
 _IMG_IN_GRID = "display: block; width: 100%; height: auto; border-radius: 6px;"
-# A comparison's picture opened on click: over the page at its own size (up to the
-# window's), the rest dimmed; a click closes it. Scripts and styles only work where the
-# page trusts the output (JupyterLab, Notebook, VS Code, nbconvert's HTML).
+# A comparison's picture opened on click: over the page at its own size, shrunk to fit
+# what is in view, the rest dimmed; a click closes it. Fixed, it is placed in the window,
+# or in JupyterLab's notebook area (which contains it): 100 % is that area, not 100vw.
+# Scripts and styles only work where the page trusts the output (JupyterLab, Notebook,
+# VS Code, nbconvert's HTML); elsewhere the picture just stays in its column.
 _ZOOM_CSS = (
     ".nb-banana-zoom { cursor: zoom-in; } "
     ".nb-banana-zoom.nb-banana-open { position: fixed; inset: 0; margin: auto; z-index: 10000; "
-    "width: auto !important; height: auto !important; max-width: 96vw; max-height: 96vh; "
+    "width: auto !important; height: auto !important; max-width: 100%; max-height: 100%; "
     "cursor: zoom-out; box-shadow: 0 0 0 100vmax rgba(0, 0, 0, 0.8); }"
 )
 # A contact sheet's element with no picture (failed, or not asked).

@@ -278,10 +278,10 @@ class Panel:
         self._thread = result.chat
         self._ns["_banana"] = result
         self.gallery.add(result, self._results)
-        self._keep_still()
         self.timeline.show(session().chats.chats.get(result.chat or ""))
         self.references.drop_sent_once(click.sent)
         self._say(f"Done: {caption(result)}", "ok")
+        self._keep_still()
 
     def _show_rows(self, compared: Comparison, click: Click) -> None:
         """A comparison's rows in the gallery, the first model's on top; "Continue from" on
@@ -293,7 +293,6 @@ class Panel:
         for offset, result in reversed(list(enumerate(results, self._results + 1))):
             self.gallery.add(result, offset)
         self._results += len(results)
-        self._keep_still()
         self._ns["_banana"] = compared
         self.timeline.show(session().chats.current_chat())
         self.references.drop_sent_once(click.sent)
@@ -301,6 +300,7 @@ class Panel:
                          for model, error in compared.failed.items())  # fmt: skip
         self._say(f"Done: {len(results)} models compared · ~{format_usd(compared.cost)}{failed}",
                   "ok")  # fmt: skip
+        self._keep_still()
 
     def _keep_still(self) -> None:
         """The gallery's still under the panel follows the gallery."""

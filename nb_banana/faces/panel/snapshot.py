@@ -34,6 +34,7 @@ class Snapshot:
         self.widget = widgets.Box(layout=widgets.Layout(display="none"))
         self.html = still_html([])
         self._handle: DisplayHandle | None = None
+        self._figures: dict[int, str] = {}  # result number → its figure, made once
 
     def show(self) -> None:
         """Display the still under the panel; ``take`` replaces it from then on."""
@@ -41,31 +42,37 @@ class Snapshot:
 
     def take(self, numbered: Sequence[tuple[int, Result]]) -> None:
         """The gallery as it stands now (result number, result; newest first)."""
-        self.html = still_html(numbered)
+        self._figures = {number: self._figures.get(number) or figure_html(number, result)
+                         for number, result in numbered}  # fmt: skip
+        self.html = still_html(list(self._figures.values()))
         if self._handle is not None:
             self._handle.update(self._bundle(), raw=True)
 
     def _bundle(self) -> dict[str, object]:
-        view = self.widget._repr_mimebundle_() or {}
+        render = self.widget._repr_mimebundle_  # None once the panel closed it
+        view = (render() if render is not None else None) or {}
         return {**view, "text/plain": "nb_banana panel (a still of its gallery)",
                 "text/html": self.html}  # fmt: skip
 
 
-def still_html(numbered: Sequence[tuple[int, Result]]) -> str:
-    """Each result's thumbnails over its number and caption, newest first."""
-    count = len(numbered)
-    pieces = ['<div class="nb-banana-panel-still" style="font-family: var(--jp-ui-font-family, '
-              'system-ui, sans-serif);">',
-              f'<div style="{_MUTED}">🍌 nb_banana panel: {count} result{"s" * (count != 1)} '
-              "in its gallery (a still; run the notebook to use the panel).</div>"]  # fmt: skip
-    for number, result in numbered:
-        pieces.append('<figure style="margin: 6px 0;">')
-        for shown in result.previews or result.outputs:
-            data = base64.b64encode(thumbnail(shown.data, THUMB_PX)).decode()
-            pieces.append(f'<img src="data:image/jpeg;base64,{data}" '
-                          f'alt="{html.escape(result.request.text[:200], quote=True)}" '
-                          f'style="{_THUMB}"/>')  # fmt: skip
-        pieces.append(f'<figcaption style="{_MUTED}">Result {number} · '
-                      f"{html.escape(caption(result))}</figcaption></figure>")  # fmt: skip
-    pieces.append("</div>")
+def still_html(figures: Sequence[str]) -> str:
+    """The results' figures under a line that says what this is."""
+    count = len(figures)
+    return (
+        '<div class="nb-banana-panel-still" style="font-family: var(--jp-ui-font-family, '
+        f'system-ui, sans-serif);"><div style="{_MUTED}">🍌 nb_banana panel: {count} '
+        f"result{'s' * (count != 1)} in its gallery (a still; run the notebook to use the "
+        f"panel).</div>{''.join(figures)}</div>"
+    )
+
+
+def figure_html(number: int, result: Result) -> str:
+    """One result as the still shows it: its thumbnails over its number and caption."""
+    alt = html.escape(result.request.text[:200], quote=True)
+    pieces = ['<figure style="margin: 6px 0;">']
+    for shown in result.previews or result.outputs:
+        data = base64.b64encode(thumbnail(shown.data, THUMB_PX)).decode()
+        pieces.append(f'<img src="data:image/jpeg;base64,{data}" alt="{alt}" style="{_THUMB}"/>')
+    pieces.append(f'<figcaption style="{_MUTED}">Result {number} · '
+                  f"{html.escape(caption(result))}</figcaption></figure>")  # fmt: skip
     return "".join(pieces)

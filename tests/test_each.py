@@ -596,26 +596,3 @@ def test_the_contact_sheet_shows_the_same_thumbnails_as_before(ip, sim):
         width, height = Image.open(io.BytesIO(thumb)).size
         assert width == THUMB_PX and abs(height - THUMB_PX * preview.height / preview.width) < 1
         assert base64.b64encode(thumb).decode() in html
-
-
-def test_at_most_eight_thumbnails_wait_so_the_pictures_held_stay_few(monkeypatch):
-    """However far the background thread falls behind, only eight jobs' pictures wait for
-    it: the ninth caller makes its own thumbnails at once."""
-    from nb_banana.answer import previews
-
-    shrink, release = Image.Image.thumbnail, threading.Event()
-
-    def held(image: Image.Image, *args: Any, **kwargs: Any) -> None:
-        if threading.current_thread().name.startswith("nb_banana-thumbnails"):
-            assert release.wait(30), "the test never released the thumbnails"
-        shrink(image, *args, **kwargs)
-
-    monkeypatch.setattr(Image.Image, "thumbnail", held)
-    picture = io.BytesIO()
-    Image.new("RGB", (640, 480), "teal").save(picture, "PNG")
-    try:
-        made = [previews.thumbnails_later([picture.getvalue()], 160) for _ in range(10)]
-        assert [f.done() for f in made] == [False] * 8 + [True] * 2
-    finally:
-        release.set()
-    assert {f.result()[0] for f in made} == {made[-1].result()[0]}  # all the same thumbnail

@@ -7,7 +7,6 @@ original bytes as received.
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,11 +16,8 @@ from PIL import Image
 # Below this a reply's own bytes are already light enough to embed as they are.
 _SMALL_ENOUGH = 160_000
 _QUALITY = 85
-# One thread makes every contact sheet's thumbnails, behind the calls (``thumbnails_later``),
-# with room for this many waiting: past it a caller makes its own, so however far the
-# thread falls behind, the pictures held for it stay a few.
+# One thread makes every contact sheet's thumbnails, behind the calls (``thumbnails_later``).
 _THUMBNAILER = ThreadPoolExecutor(1, "nb_banana-thumbnails")
-_ROOM = threading.BoundedSemaphore(8)
 
 
 @dataclass(frozen=True)
@@ -77,25 +73,9 @@ def thumbnails_later(pictures: Sequence[bytes], px: int) -> Future[tuple[bytes, 
     A PNG has no reduced-scale decoding (JPEG's draft mode), so a thumbnail costs a full
     decode (~6 ms for a 1K picture): made where a ``--each`` run commits its answers, a
     hundred of them held the next calls back. Made here, they overlap the calls still in
-    flight; only a display waits for them. The pictures are held until their turn comes;
-    when eight are waiting already, the caller makes its own.
+    flight; only a display waits for them. The pictures are held until their turn comes.
     """
-
-    def make() -> tuple[bytes, ...]:
-        return tuple(thumbnail(data, px) for data in pictures)
-
-    if not _ROOM.acquire(blocking=False):
-        made: Future[tuple[bytes, ...]] = Future()
-        made.set_result(make())
-        return made
-
-    def in_turn() -> tuple[bytes, ...]:
-        try:
-            return make()
-        finally:
-            _ROOM.release()
-
-    return _THUMBNAILER.submit(in_turn)
+    return _THUMBNAILER.submit(lambda: tuple(thumbnail(data, px) for data in pictures))
 
 
 def thumbnail_b64(data: bytes, px: int = 192) -> str:

@@ -10,15 +10,14 @@ the pictures back from the store when asked. Its display is a contact sheet
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from ..errors import BananaError
 from ..gemini.usage import format_usd
 from . import drawing
-from .previews import thumbnails_later
+from .previews import thumbnail
 from .result import Result, saved_line
 
 THUMB_PX = 160  # the contact sheet's pictures: small enough for a hundred in a notebook
@@ -60,8 +59,7 @@ class Done:
     index: int
     keys: tuple[str, ...]
     endpoint: str
-    # JPEGs, ``THUMB_PX`` on the longest side, made in the background (``thumbs`` waits).
-    thumbs_made: Future[tuple[bytes, ...]] = field(repr=False, compare=False)
+    thumbs: tuple[bytes, ...]  # JPEG, ``THUMB_PX`` on the longest side
     images: int
     cost: float
     elapsed: float
@@ -72,20 +70,15 @@ class Done:
     # replacement, a dropped default, a downscaled reference, a failed sample.
     notes: tuple[str, ...] = ()
 
-    @property
-    def thumbs(self) -> tuple[bytes, ...]:
-        """The contact sheet's pictures, once the background thread has made them."""
-        return self.thumbs_made.result()
-
     @classmethod
     def of(cls, index: int, keys: tuple[str, ...], endpoint: str, result: Result) -> Done:
         """What a run keeps of a result: thumbnails (from the screen-sized previews, which
-        decode faster; made off the run's path, ``previews.thumbnails_later``) and where
-        the rest is in the store; the whole result only if the store could not take it."""
+        decode faster) and where the rest is in the store; the whole result only if the
+        store could not take it."""
 
         shown = result.previews or result.outputs
         return cls(
-            index, keys, endpoint, thumbnails_later([p.data for p in shown], THUMB_PX),
+            index, keys, endpoint, tuple(thumbnail(p.data, THUMB_PX) for p in shown),
             len(result.outputs), result.cost, result.elapsed, result.cached, result.simulated,
             kept=result if result.generation_id is None and not result.cached else None,
             notes=result.all_notes,

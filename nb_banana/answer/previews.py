@@ -7,8 +7,7 @@ original bytes as received.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from PIL import Image
@@ -16,8 +15,6 @@ from PIL import Image
 # Below this a reply's own bytes are already light enough to embed as they are.
 _SMALL_ENOUGH = 160_000
 _QUALITY = 85
-# One thread makes every contact sheet's thumbnails, behind the calls (``thumbnails_later``).
-_THUMBNAILER = ThreadPoolExecutor(1, "nb_banana-thumbnails")
 
 
 @dataclass(frozen=True)
@@ -65,17 +62,6 @@ def thumbnail(data: bytes, px: int = 192) -> bytes:
         buffer = io.BytesIO()
         img.convert("RGB").save(buffer, format="JPEG", quality=80)
     return buffer.getvalue()
-
-
-def thumbnails_later(pictures: Sequence[bytes], px: int) -> Future[tuple[bytes, ...]]:
-    """``thumbnail`` of each picture, made on a background thread.
-
-    A PNG has no reduced-scale decoding (JPEG's draft mode), so a thumbnail costs a full
-    decode (~6 ms for a 1K picture): made where a ``--each`` run commits its answers, a
-    hundred of them held the next calls back. Made here, they overlap the calls still in
-    flight; only a display waits for them. The pictures are held until their turn comes.
-    """
-    return _THUMBNAILER.submit(lambda: tuple(thumbnail(data, px) for data in pictures))
 
 
 def thumbnail_b64(data: bytes, px: int = 192) -> str:

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import _thread
+import base64
 import io
 import re
 import threading
 import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -42,6 +45,58 @@ def run(ip, line: str, cell: str, cell_id: str | None = None):
 
 def html_of(captured) -> str:
     return "".join(o.data.get("text/html", "") for o in captured.outputs)
+
+
+@dataclass
+class Cell:
+    """One cell of a comparison's grid: what it is, whose, where, and what it holds."""
+
+    kind: str
+    model: str
+    column: int
+    row: int
+    text: str = ""
+    images: list[dict[str, str]] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # of the elements inside
+
+
+class GridCells(HTMLParser):
+    """The comparison grid's cells, in the order the HTML gives them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[Cell] = []
+        self.depth = 0  # inside the current cell's div, counting nested divs
+        self.grid_style = ""
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        found = dict(attrs)
+        place = re.search(r"grid-column: (\d+); grid-row: (\d+)", found.get("style") or "")
+        if "grid-template-columns" in (found.get("style") or ""):
+            self.grid_style = found["style"]
+        if tag == "div" and place and "data-model" in found:
+            column, row = map(int, place.groups())
+            self.cells.append(Cell(found["class"], found["data-model"], column, row))
+            self.depth = 1
+        elif self.depth:
+            self.depth += tag == "div"
+            self.cells[-1].classes += (found.get("class") or "").split()
+            if tag == "img":
+                self.cells[-1].images.append(found)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth and tag == "div":
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.cells[-1].text += data
+
+
+def grid_of(shown: str) -> GridCells:
+    parser = GridCells()
+    parser.feed(shown)
+    return parser
 
 
 def posts(sim) -> list:
@@ -119,6 +174,66 @@ def test_rows_come_in_the_order_asked_each_captioned_with_its_model_time_tokens_
     assert [row["model"] for row in meta] == [PRO, LITE, FLASH]
 
 
+def test_models_stand_side_by_side_a_column_each_in_the_order_asked(ip, sim):
+    captured = run(ip, "-m lite,flash,pro -o compared", "a red fox")
+    compared = ip.user_ns["compared"]
+    grid = grid_of(html_of(captured))
+    assert "grid-template-columns: repeat(3, minmax(0, 1fr))" in grid.grid_style
+    assert "width: 100%" in grid.grid_style  # three fill the width: a third each
+    heads = [c for c in grid.cells if c.kind == "nb-banana-model"]
+    assert [(c.model, c.column, c.row) for c in heads] == [(LITE, 1, 1), (FLASH, 2, 1), (PRO, 3, 1)]
+    assert [c.text for c in heads] == [m.name for m in (r.model for r in compared.rows)]
+    for column, model in enumerate((LITE, FLASH, PRO), start=1):
+        mine = {c.kind: c for c in grid.cells if c.model == model}
+        assert {c.column for c in mine.values()} == {column}  # one column, one model
+        assert mine["nb-banana-take"].row == 2 and mine["nb-banana-below"].row == 3
+        (picture,) = mine["nb-banana-take"].images
+        preview = compared[model].previews[0]
+        assert picture["src"].endswith(base64.b64encode(preview.data).decode())
+        # Opens at full size on click: the picture toggles itself over the page.
+        assert "nb-banana-zoom" in picture["class"] and "toggle" in picture["onclick"]
+        result = compared[model]
+        below = mine["nb-banana-below"].text
+        assert f"🍌 {model} ·" in below and f"{result.elapsed:.1f} s" in below
+        assert f"~{usage.format_usd(result.cost)}" in below
+        assert f"{result.usage.total_tokens:,} tokens" in below
+    plain = captured.outputs[0].data["text/plain"]
+    starts = [
+        plain.index(f"{row.model.name}: [1 image(s)] {row.model.id}") for row in compared.rows
+    ]
+    assert starts == sorted(starts) and plain.splitlines()[-1].startswith("3 models compared")
+
+
+def test_two_models_keep_a_third_of_the_width_each(ip, sim):
+    grid = grid_of(html_of(run(ip, "-m lite,pro", "a pear")))
+    assert "repeat(2, minmax(0, 1fr))" in grid.grid_style and "width: 66.67%" in grid.grid_style
+
+
+def test_n_2_makes_a_row_per_take_under_each_models_column(ip, sim):
+    captured = run(ip, "-m lite,pro -n 2 -o compared", "two pears")
+    compared = ip.user_ns["compared"]
+    grid = grid_of(html_of(captured))
+    takes = [(c.model, c.column, c.row) for c in grid.cells if c.kind == "nb-banana-take"]
+    assert takes == [(LITE, 1, 2), (LITE, 1, 3), (PRO, 2, 2), (PRO, 2, 3)]
+    for model in (LITE, PRO):
+        mine = [c for c in grid.cells if c.model == model and c.kind == "nb-banana-take"]
+        sources = [c.images[0]["src"] for c in mine]
+        wanted = [base64.b64encode(p.data).decode() for p in compared[model].previews]
+        assert [s.split(",", 1)[1] for s in sources] == wanted  # take 1 above take 2
+    below = [(c.model, c.column, c.row) for c in grid.cells if c.kind == "nb-banana-below"]
+    assert below == [(LITE, 1, 4), (PRO, 2, 4)]
+
+
+def test_thoughts_fold_under_their_own_models_column(ip, sim):
+    captured = run(ip, "-m flash,pro --thoughts -o compared", "a clock tower")
+    compared = ip.user_ns["compared"]
+    below = {
+        c.model: c.text for c in grid_of(html_of(captured)).cells if c.kind == "nb-banana-below"
+    }
+    for model in (FLASH, PRO):
+        assert compared[model].thoughts and f"Thoughts{compared[model].thoughts}" in below[model]
+
+
 def test_a_size_only_some_models_make_is_dropped_on_the_others_rows_with_a_note(ip, sim):
     captured = run(ip, "-m lite,flash -s 2K -o compared", "a tall ship")
     compared = ip.user_ns["compared"]
@@ -128,7 +243,12 @@ def test_a_size_only_some_models_make_is_dropped_on_the_others_rows_with_a_note(
     assert "imageSize" not in image_config(body_for(sim, LITE))
     assert image_config(body_for(sim, FLASH))["imageSize"] == "2K"
     shown = html_of(captured)
-    assert shown.index(f"ℹ {note}") < shown.index(f"🍌 {FLASH} ·")  # in lite's row
+    notes = [(c.model, c.column) for c in grid_of(shown).cells if "nb-banana-note" in c.classes]
+    assert notes == [(LITE, 1)]  # under lite's column, not flash's
+    (lite_below,) = [
+        c for c in grid_of(shown).cells if c.kind == "nb-banana-below" and c.column == 1
+    ]
+    assert f"ℹ {note}" in lite_below.text
 
 
 def test_search_and_a_wide_ratio_give_way_only_where_the_model_lacks_them(ip, sim):
@@ -217,7 +337,7 @@ def test_o_binds_a_mapping_from_model_to_result_with_a_repr_of_the_whole(ip, sim
         repr(compared),
     )
     data, _ = compared._repr_mimebundle_()
-    assert data["text/html"].count('class="nb-banana-row"') == 2
+    assert data["text/html"].count('class="nb-banana-model"') == 2
     assert "2 models compared" in data["text/plain"]
 
 
@@ -226,7 +346,11 @@ def test_a_row_whose_model_fails_shows_its_line_and_the_others_their_pictures(ip
     compared = ip.user_ns["compared"]
     assert list(compared) == [LITE]
     assert "does not serve gemini-9-ultra-image" in str(compared.failed["gemini-9-ultra-image"])
-    assert "✖ gemini-9-ultra-image: The API does not serve" in html_of(captured)
+    cells = grid_of(html_of(captured)).cells
+    (failed,) = [c for c in cells if c.kind == "nb-banana-failed"]
+    assert (failed.model, failed.column, failed.row) == ("gemini-9-ultra-image", 2, 2)
+    assert failed.text.startswith("✖ gemini-9-ultra-image: The API does not serve")
+    assert [c.column for c in cells if c.kind == "nb-banana-take"] == [1]
     assert list(session().chats.chats) == ["chat1-lite"]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from ..gemini.models import describe_shape
 from ..gemini.secrets import redact
 from ..gemini.usage import format_usd
-from .comparison import Comparison
+from .comparison import Comparison, Row
 from .drawing import draw_with
 from .dry_run import DryRun
 from .each_result import EachResult, notes, summary
@@ -40,6 +40,17 @@ _IMG_ALONE = (
     "border-radius: 6px;"
 )
 _IMG_IN_GRID = "display: block; width: 100%; height: auto; border-radius: 6px;"
+# A comparison's picture opened on click: over the page at its own size, shrunk to fit
+# what is in view, the rest dimmed; a click closes it. Fixed, it is placed in the window,
+# or in JupyterLab's notebook area (which contains it): 100 % is that area, not 100vw.
+# Scripts and styles only work where the page trusts the output (JupyterLab, Notebook,
+# VS Code, nbconvert's HTML); elsewhere the picture just stays in its column.
+_ZOOM_CSS = (
+    ".nb-banana-zoom { cursor: zoom-in; } "
+    ".nb-banana-zoom.nb-banana-open { position: fixed; inset: 0; margin: auto; z-index: 10000; "
+    "width: auto !important; height: auto !important; max-width: 100%; max-height: 100%; "
+    "cursor: zoom-out; box-shadow: 0 0 0 100vmax rgba(0, 0, 0, 0.8); }"
+)
 # A contact sheet's element with no picture (failed, or not asked).
 _MISSING = "padding: 8px; border: 1px dashed currentColor; border-radius: 6px;"
 
@@ -134,31 +145,96 @@ def result_bundle(result: Result, *, with_text: bool = True) -> tuple[dict, dict
 
 
 def comparison_bundle(comparison: Comparison) -> tuple[dict, dict]:
-    """A comparison as one display: a row per model in the order asked, each the model's
-    name over its result's own display (pictures, caption with seconds, tokens and cost,
-    notes such as an option it dropped), or the one line that says why it has none."""
-    pieces = [f'<div class="nb-banana-comparison" style="{_BOX}">']
+    """A comparison side by side: a column per model in the order asked, a row per take.
+
+    Each column is headed by the model's name, shows its pictures (one per take, so ``-n 2``
+    makes two rows) and under them its caption (seconds, tokens, cost), its notes (an
+    option it dropped) and its sources; a model that failed shows its one line instead.
+    Columns are a third of the width, so three fit side by side, and a picture opens at
+    full size on click. Every cell is placed in one grid by its column and row, so takes
+    line up across models even when their pictures differ in height.
+    """
+    rows = comparison.rows
+    takes = max((len(shown(row.result)) for row in rows if row.result is not None), default=1)
+    fit = min(len(rows), 3)  # fewer than three models: the columns keep a third's width
+    pieces = [f'<div class="nb-banana-comparison" style="{_BOX}"><style>{_ZOOM_CSS}</style>',
+              f'<div style="display: grid; gap: 6px 8px; align-items: start; '
+              f"width: {100 * fit / 3:.4g}%; "
+              f'grid-template-columns: repeat({len(rows)}, minmax(0, 1fr));">']  # fmt: skip
     lines = []
-    for row in comparison.rows:
-        pieces.append(f'<div class="nb-banana-row" style="margin-bottom: 14px;">'
-                      f"<div><b>{html.escape(row.model.name)}</b></div>")  # fmt: skip
-        if row.result is not None:
-            data, _ = result_bundle(row.result)
-            pieces.append(data["text/html"])
-            lines.append(f"{row.model.name}: {data['text/plain']}")
-        else:
-            failed = redact(str(row.error))
-            pieces.append(f'<div style="{_MUTED}">✖ {html.escape(row.model.id)}: '
-                          f"{html.escape(failed)}</div>")  # fmt: skip
-            lines.append(f"{row.model.name}: failed: {failed}")
-        pieces.append("</div>")
-    total = f"{len(comparison.rows)} models compared · ~{format_usd(comparison.cost)} in all"
+    for column, row in enumerate(rows, start=1):
+        line = _column(pieces, row, column, takes)
+        lines.append(f"{row.model.name}: {line}")
+    pieces.append("</div>")
+    total = f"{len(rows)} models compared · ~{format_usd(comparison.cost)} in all"
     pieces.append(f'<div style="{_MUTED}">🍌 {total}</div></div>')
-    rows = [metadata(result)["nb_banana"] for result in comparison.values()]
+    meta = [metadata(result)["nb_banana"] for result in comparison.values()]
     return (
         {"text/html": "".join(pieces), "text/plain": "\n".join([*lines, total])},
-        {"nb_banana": {"comparison": rows}},
+        {"nb_banana": {"comparison": meta}},
     )
+
+
+def _column(pieces: list[str], row: Row, column: int, takes: int) -> str:
+    """Add one model's cells to ``pieces``: its name, its takes (or the line saying why it
+    has none), what goes under them. Returns its plain-text line."""
+    model = row.model.id
+    pieces.append(_cell("nb-banana-model", model, column, 1)
+                  + f"<b>{html.escape(row.model.name)}</b></div>")  # fmt: skip
+    if row.result is None:
+        failed = redact(str(row.error))
+        pieces.append(_cell("nb-banana-failed", model, column, 2, _MUTED)
+                      + f"✖ {html.escape(model)}: {html.escape(failed)}</div>")  # fmt: skip
+        return f"failed: {failed}"
+    result = row.result
+    for take, (data, mime, _) in enumerate(shown(result), start=1):
+        pieces.append(_cell("nb-banana-take", model, column, 1 + take))
+        pieces.extend(_zoomable(data, mime, result.request.text))
+        pieces.append("</div>")
+    pieces.append(_cell("nb-banana-below", model, column, 2 + takes))
+    pieces.extend(_below(result))
+    pieces.append("</div>")
+    return plain(result)
+
+
+def _cell(kind: str, model_id: str, column: int, row: int, style: str = "") -> str:
+    """A comparison's grid cell, opened: which model's it is, where it sits."""
+    return (f'<div class="{kind}" data-model="{html.escape(model_id, quote=True)}" '
+            f'style="grid-column: {column}; grid-row: {row}; {style}">')  # fmt: skip
+
+
+def _zoomable(data: bytes, mime: str, alt: str) -> tuple[str, str, str]:
+    """A picture that fills its column and opens at full size over the page on click (and
+    closes on the next); where a page strips scripts and styles (GitHub, nbviewer) it stays
+    a plain picture."""
+    return (
+        f'<img class="nb-banana-zoom" onclick="this.classList.toggle(\'nb-banana-open\')" '
+        f'src="data:{mime};base64,',
+        binascii.b2a_base64(data, newline=False).decode("ascii"),
+        f'" alt="{html.escape(alt[:200], quote=True)}" style="{_IMG_IN_GRID}"/>',
+    )
+
+
+def _below(result: Result) -> list[str]:
+    """What a comparison shows under a model's pictures: its thoughts (folded), caption,
+    credentials, notes (each its own ``nb-banana-note``), sources and the model's text."""
+    pieces = []
+    if result.thoughts:
+        pieces.append(
+            '<details style="margin-top: 6px;"><summary>Thoughts</summary>'
+            f'<div style="white-space: pre-wrap; {_MUTED}">{html.escape(result.thoughts)}</div>'
+            "</details>"
+        )
+    pieces.append(f'<div style="{_MUTED}">🍌 {html.escape(caption(result))}</div>')
+    pieces.extend(f'<div style="{_MUTED}">🔏 {html.escape(line)}</div>'
+                  for line in credential_lines(result))  # fmt: skip
+    pieces.extend(f'<div class="nb-banana-note" style="{_MUTED}">ℹ {html.escape(note)}</div>'
+                  for note in result.all_notes)  # fmt: skip
+    pieces.extend(grounding_html(result))
+    if result.text:
+        pieces.append(f'<div style="white-space: pre-wrap; margin-top: 6px;">'
+                      f"{html.escape(result.text)}</div>")  # fmt: skip
+    return pieces
 
 
 def _figure(data: bytes, mime: str, width: int, alt: str, style: str) -> tuple[str, str, str]:

@@ -7,8 +7,10 @@ the original stays in the kernel, unchanged, at full resolution.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import html
 import io
 import sys
 from collections.abc import Mapping, Sequence
@@ -109,6 +111,38 @@ class Markup(anywidget.AnyWidget):
     def __repr__(self) -> str:
         width, height = self.size
         return f"<nb_banana markup: {width}×{height}, {len(self.marks)} mark(s)>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        """The widget view, and beside it a still of the marked picture.
+
+        A front end that holds the widget's state (JupyterLab, Notebook, VS Code, Colab while
+        the kernel runs) ranks the widget view first and draws the canvas; one without it
+        (exported HTML, ``jupyter nbconvert``, GitHub, nbviewer, a saved notebook on disk)
+        shows ``text/html``: the picture with the marks the kernel knew when it was shown.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:  # closed: nothing to show
+            return None
+        data, metadata = bundle
+        return {**data, "text/html": self._still_html()}, metadata
+
+    def _still_html(self) -> str:
+        """The marked picture, screen-sized, over one line saying it is a mark-up."""
+        still, still_type = _preview(self.image, settings().preview_px)
+        width, height = self.size
+        count = len(self.marks)
+        line = (
+            f"🖍 A mark-up of a {width}×{height} picture, {count} mark{'s' * (count != 1)} "
+            "drawn; run the notebook to draw on it."
+        )
+        return (
+            '<div class="nb-banana-markup-still">'
+            f'<img src="data:{still_type};base64,{base64.b64encode(still).decode()}" '
+            f'alt="{html.escape(line, quote=True)}" '
+            'style="display: block; max-width: 100%; height: auto; border-radius: 6px;"/>'
+            f'<div style="opacity: 0.72; font-size: 12px; margin-top: 6px;">{html.escape(line)}'
+            "</div></div>"
+        )
 
     @validate("marks")
     def _check_marks(self, proposal: dict[str, Any]) -> list[dict[str, object]]:

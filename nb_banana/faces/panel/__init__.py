@@ -17,12 +17,18 @@ __all__ = ["Panel", "panel"]
 
 
 def panel() -> Panel:
-    """Show a panel below the current cell and return it (to drive or inspect from code)."""
+    """Show a panel below the current cell and return it (to drive or inspect from code).
+
+    Under it goes a still of its gallery, which a notebook read without a kernel shows
+    (``snapshot.py``); a live front end draws the panel and nothing for the still.
+    """
     from IPython.display import display
 
     enable_widgets()
     shown = Panel()
-    display(shown.widget)
+    view = shown.widget._repr_mimebundle_() or {}
+    display({**view, "text/plain": repr(shown)}, raw=True)
+    shown.snapshot.show()
     return shown
 
 

@@ -33,6 +33,7 @@ from .call import Call
 from .form import Form, Options
 from .gallery import Gallery, close_tree, locate
 from .references import Reference, ReferenceTray, reference
+from .snapshot import Snapshot
 from .style import ROOT_CLASS, one_line, status_html, style_widget, styled
 from .timeline import Timeline
 
@@ -81,6 +82,7 @@ class Panel:
             self._ns, self.references.add, self._follow, self._background, self._say, self._guard
         )
         self.timeline = Timeline()
+        self.snapshot = Snapshot()
         self.generate_button = _action("Generate", "magic", "Start a new chat (like %%banana)")
         self.generate_button.button_style = "primary"
         self.continue_button = _action(
@@ -122,6 +124,7 @@ class Panel:
         """Stop any call in flight and remove the panel's widgets from the kernel."""
         self.stop()
         close_tree(self.widget)
+        self.snapshot.widget.close()
 
     def __repr__(self) -> str:
         return f"<nb_banana panel: {self.form.model.value}, {self._results} result(s)>"
@@ -286,6 +289,7 @@ class Panel:
         self.timeline.show(session().chats.chats.get(result.chat or ""))
         self.references.drop_sent_once(click.sent)
         self._say(f"Done: {caption(result)}", "ok")
+        self._keep_still()
 
     def _show_rows(self, compared: Comparison, click: Click) -> None:
         """A comparison's rows in the gallery, the first model's on top; "Continue from" on
@@ -304,6 +308,11 @@ class Panel:
                          for model, error in compared.failed.items())  # fmt: skip
         self._say(f"Done: {len(results)} models compared · ~{format_usd(compared.cost)}{failed}",
                   "ok")  # fmt: skip
+        self._keep_still()
+
+    def _keep_still(self) -> None:
+        """The gallery's still under the panel follows the gallery."""
+        self.snapshot.take(list(zip(self.gallery.numbers, self.gallery.results, strict=True)))
 
     def _follow(self, result: Result, index: int, label: str) -> None:
         """Continue from: pick the sample on the chat's last turn, else send it once.

@@ -52,6 +52,7 @@ class Gallery:
         self._guard = guard
         self._suggested: set[str] = set()
         self.results: list[Result] = []
+        self.numbers: list[int] = []  # each result's number, as its caption says
         self.widget = styled(widgets.VBox(), "nbb-group")
 
     @property
@@ -66,6 +67,7 @@ class Gallery:
             close_tree(old)
         self.widget.children = (group, *kept)
         self.results = [result, *self.results[: MAX_GROUPS - 1]]
+        self.numbers = [number, *self.numbers[: MAX_GROUPS - 1]]
 
     def _group(self, result: Result, number: int) -> widgets.Widget:
         many = len(result.outputs) > 1

@@ -10,7 +10,8 @@
   once, the other 40 cannot start before the window has moved 10 s on, and then take
   ⌈40 / 8⌉ × 200 ms. No element may be lost, nor more 429s than elements.
 - ``each_memory``: tracemalloc's peak in a child process while 100 results of 1K stream
-  into the store, against 1.5 × one result's size × ``max_concurrency`` plus a fixed
+  into the store, against 1.5 × one answer's size (its picture and its thought signatures,
+  which the simulator sends at the recorded size) × ``max_concurrency`` plus a fixed
   overhead (``OVERHEAD``: the SDK's and the run's own structures, thumbnails included).
 
 Every cell carries ``--fresh``, so the store never answers; it still records every result.
@@ -159,7 +160,7 @@ def _child(url: str, store: str) -> None:
             shell.run_cell_magic("banana", *CELL)
 
     cell("warm-up")
-    one = len(shell.user_ns["_banana"][0].outputs[0].data)
+    one = _reply_bytes(shell.user_ns["_banana"][0])
     del shell.user_ns["_banana"]
     gc.collect()
     tracemalloc.start(10)
@@ -169,6 +170,14 @@ def _child(url: str, store: str) -> None:
     tracemalloc.stop()
     emit({"result_bytes": one, "peak": peak, "held": held,
           "top": [f"{s.size / 1024:.0f} KiB {s.traceback}" for s in top]})  # fmt: skip
+
+
+def _reply_bytes(result: Any) -> int:
+    """What one answer brings in: its picture and its thought signatures (about 0.45 MB each
+    at the recorded size, two a reply), as the call holds them before they are stored."""
+    parts = [part for reply in result.replies for part in reply.content.parts or ()]
+    signatures = sum(len(part.thought_signature or b"") for part in parts)
+    return sum(len(out.data) for out in result.outputs) + signatures
 
 
 def _main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,9 @@ own CPU time (``time.thread_time``) is in the details.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import time
 
 from nb_banana.turns import batch, each
@@ -62,7 +64,8 @@ def _round(items: list[each.Element], cell: str) -> tuple[float, float, float]:
     planned = batch.from_each(items)
     encoded = time.perf_counter()
     cpu = time.thread_time()
-    submitted = batch.submit_or_resume(planned, cell=cell)
+    with contextlib.redirect_stdout(io.StringIO()):  # the job's name, printed as it goes out
+        submitted = batch.submit_or_resume(planned, cell=cell)
     cpu = time.thread_time() - cpu
     done = time.perf_counter()
     submitted.cancel()

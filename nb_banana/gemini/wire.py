@@ -450,6 +450,13 @@ class Blobs(Protocol):
 # A thought signature longer than this goes to a blob of its own: real ones are about a
 # megabyte (../shared/REAL_REPLIES.md), and a chat's turns are rewritten as one document.
 _SIGNATURE_IN_DOC = 4096
+SIGNATURE_MIME = "application/octet-stream"
+
+
+def long_signatures(content: types.Content) -> list[bytes]:
+    """The thought signatures ``content_to_doc`` keeps as blobs of their own."""
+    signatures = [part.thought_signature for part in content.parts or ()]
+    return [data for data in signatures if data and len(data) > _SIGNATURE_IN_DOC]
 
 
 def content_to_doc(content: types.Content, blobs: Blobs) -> dict[str, Any]:
@@ -464,7 +471,7 @@ def content_to_doc(content: types.Content, blobs: Blobs) -> dict[str, Any]:
                 "blob": blobs.put_blob(blob.data, blob.mime_type or ""),
             }
         if part.thought_signature and len(part.thought_signature) > _SIGNATURE_IN_DOC:
-            name = blobs.put_blob(part.thought_signature, "application/octet-stream")
+            name = blobs.put_blob(part.thought_signature, SIGNATURE_MIME)
             part_doc["thought_signature"] = {"blob": name}
     return doc
 

@@ -195,7 +195,11 @@ def _image_entries(store: Store, result: Result) -> Iterator[dict[str, Any]]:
             entry["preview_size"] = [preview.width, preview.height]
             writes.append((preview.data, preview.mime_type))
         entries.append(entry)
-    names = iter(store.put_blobs(writes))
+    # The long thought signatures too, in the same parallel write: ``content_to_doc`` then
+    # finds them there instead of writing (and syncing) them one by one.
+    signatures = [(data, wire.SIGNATURE_MIME) for reply in result.replies
+                  for data in wire.long_signatures(reply.content)]  # fmt: skip
+    names = iter(store.put_blobs(writes + signatures))
     for entry in entries:
         entry["blob"] = next(names)
         if "preview_mime_type" in entry:

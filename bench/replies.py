@@ -59,7 +59,7 @@ def replies_figure(rig: Rig, repeats: int) -> Figure:
     times = rounds({"decode": decoded, "shown": shown}, repeats)
     return against(
         "replies_4x2k", 8, "parse + display four 2K images", times["shown"], times["decode"],
-        "Pillow decodes the 4 PNGs", 1.5,
+        "Pillow decodes the 4 pictures", 1.5,
         "wire.parse_reply ×4 + make_previews + Result + shell.display_formatter.format, from "
         "the SDK's GenerateContentResponse objects, vs Image.open(...).load() of the 4 PNGs",
         png_bytes=[len(p) for p in pngs],

@@ -21,9 +21,7 @@ from IPython.display import display
 from ..context import context, session, settings
 from ..errors import BananaError, ImageInputError, OptionError
 from ..gemini import secrets
-from ..gemini.images import is_image_like
 from ..gemini.options import normalise_search
-from ..gemini.request import check_count, items_from_prompt
 from .subcommands import SUBCOMMANDS, TAKE_TEXT
 
 if TYPE_CHECKING:
@@ -147,6 +145,7 @@ class BananaMagics(Magics):
         self._generate(args, cell)
 
     def _generate(self, args: argparse.Namespace, text: str) -> None:
+        from ..gemini.request import check_count  # loads Pillow: not at %load_ext
         from ..turns import runner as turns  # loads the SDK: not at %load_ext
         from ..turns.comparison import model_list  # loads the SDK: not at %load_ext
 
@@ -177,6 +176,8 @@ class BananaMagics(Magics):
         self._finish(self._call(ask), args)
 
     def _items(self, text: str, image_names: list[str], ns: dict[str, Any]) -> list[Item]:
+        from ..gemini.images import is_image_like  # loads Pillow: not at %load_ext
+        from ..gemini.request import items_from_prompt  # loads Pillow: not at %load_ext
 
         items = items_from_prompt(text, ns)
         for name in image_names:

@@ -19,14 +19,17 @@ since it may be a proxy to the real service.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..context import session, settings
 from ..errors import BudgetError
 from ..gemini.models import BATCH_PRICE, default_model
-from ..gemini.request import Request
 from ..gemini.usage import estimate_before, format_usd
 from ..memory.session import Hold
 from ..memory.store import REAL_SERVICE, SIMULATOR, Store
+
+if TYPE_CHECKING:  # the type only: the module loads Pillow, not needed at %load_ext
+    from ..gemini.request import Request
 
 
 @dataclass(frozen=True)

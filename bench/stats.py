@@ -42,12 +42,19 @@ def stopwatch_ms(action: Callable[[], object]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def rounds(actions: Mapping[str, Callable[[], object]], repeats: int) -> dict[str, Stat]:
-    """Run every action once per round, starting each round one action later than the last."""
+def rounds(
+    actions: Mapping[str, Callable[[], object]],
+    repeats: int,
+    prepare: Mapping[str, Callable[[], object]] | None = None,
+) -> dict[str, Stat]:
+    """Run every action once per round, starting each round one action later than the last;
+    an action's ``prepare``, if it has one, runs untimed right before it."""
     names = list(actions)
     times: dict[str, list[float]] = {name: [] for name in names}
     for index in range(repeats):
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
+            if prepare and name in prepare:
+                prepare[name]()
             times[name].append(stopwatch_ms(actions[name]))
     return {name: Stat.of(values) for name, values in times.items()}

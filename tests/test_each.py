@@ -549,3 +549,27 @@ def test_a_lone_surrogate_in_an_element_is_cleaned_as_in_a_single_cell(sim, tmp_
         assert len(posts(sim)) == 2
         assert sorted(prompt_of(r).strip() for r in posts(sim)) == ["a cat \ufffd", "a dog"]
         assert kernel.run("print(out.cached)").stdout.strip() == "2"
+
+
+def test_the_contact_sheet_is_made_from_the_pixels_the_previews_decoded(ip, sim, monkeypatch):
+    """Decoding each answer again for its thumbnail cost the kernel ~12 ms a picture; made
+    from the preview's pixels, the thumbnail is the same picture at the same size."""
+    from nb_banana.answer import each_result
+
+    def decoded_again(data: bytes, px: int = 192) -> bytes:
+        raise AssertionError("a thumbnail decoded a picture the preview had decoded")
+
+    monkeypatch.setattr(each_result, "thumbnail", decoded_again)
+    settings().preview_px = 256  # every answer gets a preview of its own, made by decoding it
+    ip.user_ns["animals"] = ANIMALS[:3]
+    run(ip, "--each animals -o out", "{item}")
+    out = ip.user_ns["out"]
+    assert len(out.done) == 3
+    for index, done in out.done.items():
+        [thumb] = [Image.open(io.BytesIO(data)).convert("RGB") for data in done.thumbs]
+        picture = out[index].image.convert("RGB")
+        assert max(thumb.size) == each_result.THUMB_PX
+        assert abs(thumb.width / thumb.height - picture.width / picture.height) < 0.02
+        expected = picture.resize(thumb.size, Image.Resampling.BICUBIC)
+        difference = np.abs(np.asarray(thumb, float) - np.asarray(expected, float)).mean()
+        assert difference < 6, difference

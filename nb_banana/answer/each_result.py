@@ -72,13 +72,15 @@ class Done:
 
     @classmethod
     def of(cls, index: int, keys: tuple[str, ...], endpoint: str, result: Result) -> Done:
-        """What a run keeps of a result: thumbnails (from the screen-sized previews, which
-        decode faster) and where the rest is in the store; the whole result only if the
-        store could not take it."""
-
-        shown = result.previews or result.outputs
+        """What a run keeps of a result: thumbnails (those its previews were made with,
+        else from the screen-sized previews, which decode faster) and where the rest is in
+        the store; the whole result only if the store could not take it."""
+        if result.previews:
+            thumbs = tuple(p.thumb or thumbnail(p.data, THUMB_PX) for p in result.previews)
+        else:
+            thumbs = tuple(thumbnail(out.data, THUMB_PX) for out in result.outputs)
         return cls(
-            index, keys, endpoint, tuple(thumbnail(p.data, THUMB_PX) for p in shown),
+            index, keys, endpoint, thumbs,
             len(result.outputs), result.cost, result.elapsed, result.cached, result.simulated,
             kept=result if result.generation_id is None and not result.cached else None,
             notes=result.all_notes,

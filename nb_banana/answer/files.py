@@ -16,8 +16,14 @@ def extension_for(mime_type: str, default: str = ".png") -> str:
     return _EXTENSIONS.get(mime_type, default)
 
 
+# A new file needs its bytes and its size on disk, not its timestamps: fdatasync syncs
+# just those, in half the time of fsync on ext4 (0.6 ms against 1.3 ms for a signature's
+# 450 kB here). macOS has no fdatasync.
+_sync = getattr(os, "fdatasync", os.fsync)
+
+
 def atomic_write(target: Path, data: bytes) -> None:
-    """A new temp file beside ``target``, fsync, rename over it.
+    """A new temp file beside ``target``, synced to disk, renamed over it.
 
     The temp file is created exclusively under a random name, so a link planted where it
     goes is never written through; its mode is the usual 0o666 less the umask.
@@ -28,7 +34,7 @@ def atomic_write(target: Path, data: bytes) -> None:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
-            os.fsync(file.fileno())
+            _sync(file.fileno())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -23,14 +23,19 @@ class Preview:
     mime_type: str
     width: int
     height: int
+    # A small JPEG for a contact sheet, when one was asked for: made from the pixels the
+    # preview had decoded anyway, not by decoding the picture (or the preview) again.
+    thumb: bytes | None = None
 
 
-def make_preview(data: bytes, mime_type: str, max_px: int) -> Preview:
-    """Downscale to ``max_px`` on the longest side and re-encode (JPEG, WebP with alpha)."""
+def make_preview(data: bytes, mime_type: str, max_px: int, thumb_px: int | None = None) -> Preview:
+    """Downscale to ``max_px`` on the longest side and re-encode (JPEG, WebP with alpha);
+    with ``thumb_px``, a thumbnail of that size too (``thumbnail``'s)."""
     with Image.open(io.BytesIO(data)) as img:
         width, height = img.size
         if len(data) <= _SMALL_ENOUGH and max(width, height) <= max_px:
-            return Preview(data, mime_type, width, height)
+            thumb = _thumbnail_of(img, thumb_px) if thumb_px else None
+            return Preview(data, mime_type, width, height, thumb)
         if img.format == "JPEG" and max(width, height) > max_px:
             # A JPEG decodes at 1/2, 1/4 or 1/8 scale for the asking (Pro answers in JPEG):
             # no larger than the preview needs, at a fraction of the cost.
@@ -49,23 +54,33 @@ def make_preview(data: bytes, mime_type: str, max_px: int) -> Preview:
         # entropy coding is tuned per image), for ~5 ms more per screen-sized preview.
         small.convert("RGB").save(buffer, format="JPEG", quality=_QUALITY, progressive=True)
         mime = "image/jpeg"
-    return Preview(buffer.getvalue(), mime, *small.size)
+    size = small.size
+    thumb = _thumbnail_of(small, thumb_px) if thumb_px else None
+    return Preview(buffer.getvalue(), mime, *size, thumb)
 
 
-def make_previews(images: list[tuple[bytes, str]], max_px: int) -> list[Preview]:
+def make_previews(
+    images: list[tuple[bytes, str]], max_px: int, thumb_px: int | None = None
+) -> list[Preview]:
     """Several at once: Pillow releases the GIL while decoding and encoding."""
     if len(images) == 1:
-        return [make_preview(*images[0], max_px)]
+        return [make_preview(*images[0], max_px, thumb_px)]
     with ThreadPoolExecutor(max_workers=min(4, len(images))) as pool:
-        return list(pool.map(lambda item: make_preview(*item, max_px), images))
+        return list(pool.map(lambda item: make_preview(*item, max_px, thumb_px), images))
 
 
 def thumbnail(data: bytes, px: int = 192) -> bytes:
     """A small JPEG, for listings and the panel's reference chips."""
     with Image.open(io.BytesIO(data)) as img:
-        img.thumbnail((px, px))
-        buffer = io.BytesIO()
-        img.convert("RGB").save(buffer, format="JPEG", quality=80)
+        return _thumbnail_of(img, px)
+
+
+def _thumbnail_of(img: Image.Image, px: int) -> bytes:
+    """``img`` shrunk in place to ``px`` on its longest side, as a JPEG (a JPEG file not yet
+    decoded is decoded at the smallest scale that is still large enough)."""
+    img.thumbnail((px, px))
+    buffer = io.BytesIO()
+    img.convert("RGB").save(buffer, format="JPEG", quality=80)
     return buffer.getvalue()
 
 

@@ -462,8 +462,13 @@ def long_signatures(content: types.Content) -> list[bytes]:
 def content_to_doc(content: types.Content, blobs: Blobs) -> dict[str, Any]:
     """A turn as JSON with image bytes and long thought signatures moved to blobs (as
     received, byte for byte); all else verbatim."""
-    doc = content.model_dump(mode="json", exclude_none=True)
-    for part_doc, part in zip(doc.get("parts", []), content.parts or [], strict=True):
+    parts = content.parts or []
+    moved = {i: _moved(part) for i, part in enumerate(parts)}
+    # Left out of the dump, not dumped and dropped: as JSON they are ~1.3 MB of base64 a
+    # reply at the real signatures' size, made while holding the GIL.
+    doc = content.model_dump(mode="json", exclude_none=True,
+                             exclude={"parts": {i: m for i, m in moved.items() if m}})  # fmt: skip
+    for part_doc, part in zip(doc.get("parts", []), parts, strict=True):
         if part.inline_data and part.inline_data.data:
             blob = part.inline_data
             part_doc["inline_data"] = {
@@ -474,6 +479,16 @@ def content_to_doc(content: types.Content, blobs: Blobs) -> dict[str, Any]:
             name = blobs.put_blob(part.thought_signature, SIGNATURE_MIME)
             part_doc["thought_signature"] = {"blob": name}
     return doc
+
+
+def _moved(part: types.Part) -> dict[str, Any]:
+    """What of ``part`` ``content_to_doc`` keeps in blobs, as pydantic's ``exclude`` says it."""
+    moved: dict[str, Any] = {}
+    if part.inline_data and part.inline_data.data:
+        moved["inline_data"] = {"data": True}
+    if part.thought_signature and len(part.thought_signature) > _SIGNATURE_IN_DOC:
+        moved["thought_signature"] = True
+    return moved
 
 
 def content_from_doc(doc: dict[str, Any], blobs: Blobs) -> types.Content:

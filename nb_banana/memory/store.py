@@ -35,10 +35,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..answer.files import atomic_write, extension_for
 from ..errors import StoreError
+
+_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nb_banana-blobs")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
@@ -189,6 +191,13 @@ ENDED_WITHOUT_RESULTS = ("FAILED", "CANCELLED", "EXPIRED", "GONE")
 _T = TypeVar("_T")
 
 
+def _known(named: dict[int, tuple[bytes, str]], data: bytes) -> str | None:
+    """The name of these very bytes if they were written in this answer (the entry holds
+    them, so their id cannot have been reused)."""
+    found = named.get(id(data))
+    return found[1] if found is not None and found[0] is data else None
+
+
 def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
     """Heal a deleted folder first; turn OS and SQLite failures into one-line ``StoreError``s."""
 
@@ -221,6 +230,7 @@ class Store:
         # the chats and the jobs write themselves back.
         self.on_reopen: list[Callable[[], None]] = [self._rewrite_jobs]
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
+        self._named = threading.local()  # ``one_answer``'s blobs, by the id of their bytes
         self._db = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -251,9 +261,40 @@ class Store:
         with self._lock:
             self._db.close()
 
-    @_guarded
     def put_blob(self, data: bytes, mime_type: str) -> str:
         """Write ``data`` once under its hash; returns the file name relative to ``blobs/``."""
+        return self.put_blobs([(data, mime_type)])[0]
+
+    def put_blobs(self, items: Sequence[tuple[bytes, str]]) -> list[str]:
+        """``put_blob`` for several at once: hashing and fsync release the GIL, so the
+        writes of a ``-n 8`` reply overlap instead of queueing. The writers are shared by
+        every store and call (``_WRITERS``): starting threads for each reply cost more than
+        its picture's hash. Inside ``one_answer`` a blob already named is not hashed again."""
+        named: dict[int, tuple[bytes, str]] = getattr(self._named, "blobs", {})
+        names = [_known(named, data) for data, _ in items]
+        todo = [i for i, name in enumerate(names) if name is None]
+        writes = [_WRITERS.submit(self._write_blob, *items[i]) for i in todo[1:]]
+        # The caller writes one itself: a writer busy with another reply holds none back.
+        written = [self._write_blob(*items[todo[0]])] if todo else []
+        written += [future.result() for future in writes]
+        for i, name in zip(todo, written, strict=True):
+            names[i] = name
+            if hasattr(self._named, "blobs"):
+                named[id(items[i][0])] = (items[i][0], name)
+        return cast(list[str], names)
+
+    @contextmanager
+    def one_answer(self) -> Iterator[None]:
+        """While one answer is recorded (its row, then its chat turn), on this thread: the
+        same picture and ~1 MB of signatures go in three times, and are hashed once."""
+        self._named.blobs = {}
+        try:
+            yield
+        finally:
+            del self._named.blobs
+
+    @_guarded
+    def _write_blob(self, data: bytes, mime_type: str) -> str:
         digest = hashlib.sha256(data).hexdigest()
         name = f"{digest[:2]}/{digest}{extension_for(mime_type, '.bin')}"
         target = self.blobs / name
@@ -261,14 +302,6 @@ class Store:
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(target, data)
         return name
-
-    def put_blobs(self, items: Sequence[tuple[bytes, str]]) -> list[str]:
-        """``put_blob`` for several at once: hashing and fsync release the GIL, so the
-        writes of a ``-n 8`` reply overlap instead of queueing."""
-        if len(items) < 2:
-            return [self.put_blob(data, mime_type) for data, mime_type in items]
-        with ThreadPoolExecutor(max_workers=min(4, len(items))) as pool:
-            return list(pool.map(lambda item: self.put_blob(*item), items))
 
     @_guarded
     def blob(self, name: str) -> bytes:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..answer.each_result import Done, EachResult, Failure
+from ..answer.each_result import THUMB_PX, Done, EachResult, Failure
 from ..answer.files import extension_for
 from ..answer.result import Result
 from ..context import engine, open_store, settings
@@ -403,7 +403,7 @@ class _Run:
 
     def _answered(self, future: concurrent.futures.Future) -> None:
         element, planned = self.flight.pop(future)
-        self._keep(element, planned, lambda: turns.commit(planned, future.result()), live=True)
+        self._keep(element, planned, lambda: _committed(planned, future), live=True)
 
     def _keep(
         self, element: Element, planned: turns.Plan, answer: Callable[[], Result], live: bool
@@ -535,6 +535,11 @@ def _rpm_fix() -> str:
     if rpm:
         return f"lower %config Banana.rpm (now {rpm})"
     return "set %config Banana.rpm (calls a minute; 0, the default, sets no limit)"
+
+
+def _committed(planned: turns.Plan, call: concurrent.futures.Future) -> Result:
+    """A call's answer recorded, its previews made with the contact sheet's thumbnails."""
+    return turns.commit(planned, call.result(), THUMB_PX)
 
 
 def _done(element: Element, planned: turns.Plan, result: Result) -> Done:

@@ -24,6 +24,7 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -472,32 +473,34 @@ def _call(
     return call
 
 
-def commit(plan: Plan, outcomes: Sequence[Any]) -> Result:
-    """Record a finished call: previews, the store, then the chat; never loses the result."""
+def commit(plan: Plan, outcomes: Sequence[Any], thumb_px: int | None = None) -> Result:
+    """Record a finished call: previews, the store, then the chat; never loses the result.
+    ``thumb_px``: the previews carry thumbnails of that size too (a contact sheet's)."""
     try:
-        return _commit(plan, outcomes)
+        return _commit(plan, outcomes, thumb_px)
     finally:
         _unhold([plan])
 
 
-def _commit(plan: Plan, outcomes: Sequence[Any]) -> Result:
+def _commit(plan: Plan, outcomes: Sequence[Any], thumb_px: int | None) -> Result:
     replies = tuple(o for o in outcomes if isinstance(o, wire.Reply))
     failures = tuple(o for o in outcomes if isinstance(o, BananaError))
     if not replies:
         raise _explained(failures[0], plan)
     outs = [(image.data, image.mime_type) for reply in replies for image in reply.images]
-    previews = tuple(make_previews(outs, settings().preview_px))
+    previews = tuple(make_previews(outs, settings().preview_px, thumb_px))
     result = _result(plan, replies, failures, previews, cached=False)
     store = _store()
-    kept = store is not None and _stored(store, plan, result)
-    if store is None:
-        result.notes += (f"Not kept in the store: {_unopened()}",)
-    book = chats()
-    with book.lock:
-        result.notes += _commit_turn(plan, replies)
-        if book.save_failed is not None and kept:
-            result.notes += (f"The chat is kept in this kernel only: {book.save_failed}",)
-        book.save_failed = None
+    with store.one_answer() if store is not None else nullcontext():
+        kept = store is not None and _stored(store, plan, result)
+        if store is None:
+            result.notes += (f"Not kept in the store: {_unopened()}",)
+        book = chats()
+        with book.lock:
+            result.notes += _commit_turn(plan, replies)
+            if book.save_failed is not None and kept:
+                result.notes += (f"The chat is kept in this kernel only: {book.save_failed}",)
+            book.save_failed = None
     session().account(result)
     return result
 

@@ -987,3 +987,38 @@ def test_rendering_a_4k_image_stays_quick(sim):
         model=PRO,
     )
     assert time.monotonic() - started < 3
+
+
+def test_a_scene_asked_again_is_not_drawn_again(sim, monkeypatch):
+    """The bench draws its pictures before it times, and tests repeat prompts: an equal
+    scene is handed out from the pictures drawn lately, byte for byte, without drawing."""
+    from nb_banana.simulator import render
+
+    drawn = []
+    real = render.render_png
+    monkeypatch.setattr(render, "render_png", lambda scene: drawn.append(scene) or real(scene))
+    body = prompt("a lighthouse that is drawn once, asked twice")
+
+    def image_of(reply: dict[str, Any]) -> str:
+        [data] = [p["inlineData"]["data"] for p in reply_parts(reply) if "inlineData" in p]
+        return data
+
+    first = image_of(ok(sim, body))
+    sim.reset()  # the next request is a first take again: the same scene
+    second = image_of(ok(sim, body))
+    assert first == second
+    assert len(drawn) == 1
+    third = image_of(ok(sim, body))  # a second take: its own colours, drawn
+    assert third != first and len(drawn) == 2
+
+
+def test_the_pictures_kept_stay_under_their_limit():
+    from nb_banana.simulator.render import PNG, Scene, _Drawn
+
+    kept = _Drawn(limit=1000)
+    scenes = [(Scene(8, 8, f"p{i}", "label", inputs=(b"x" * 100,)), PNG) for i in range(12)]
+    for key in scenes:
+        kept.put(key, b"y" * 200)  # 300 bytes each, the reference counted
+    assert [kept.get(key) is not None for key in scenes] == [False] * 9 + [True] * 3
+    kept.put((Scene(8, 8, "huge", "label"), PNG), b"z" * 2000)  # bigger than all: not kept
+    assert kept.get(scenes[-1]) is not None

@@ -54,7 +54,7 @@ def make_preview(data: bytes, mime_type: str, max_px: int, thumb_px: int | None 
         # entropy coding is tuned per image), for ~5 ms more per screen-sized preview.
         small.convert("RGB").save(buffer, format="JPEG", quality=_QUALITY, progressive=True)
         mime = "image/jpeg"
-    size = small.size
+    size = small.size  # before the thumbnail shrinks ``small`` in place
     thumb = _thumbnail_of(small, thumb_px) if thumb_px else None
     return Preview(buffer.getvalue(), mime, *size, thumb)
 

@@ -270,7 +270,7 @@ class Store:
         writes of a ``-n 8`` reply overlap instead of queueing. The writers are shared by
         every store and call (``_WRITERS``): starting threads for each reply cost more than
         its picture's hash. Inside ``one_answer`` a blob already named is not hashed again."""
-        named: dict[int, tuple[bytes, str]] = getattr(self._named, "blobs", {})
+        named: dict[int, tuple[bytes, str]] = getattr(self._named, "blobs", {})  # {}: outside
         names = [_known(named, data) for data, _ in items]
         todo = [i for i, name in enumerate(names) if name is None]
         writes = [_WRITERS.submit(self._write_blob, *items[i]) for i in todo[1:]]
@@ -279,8 +279,7 @@ class Store:
         written += [future.result() for future in writes]
         for i, name in zip(todo, written, strict=True):
             names[i] = name
-            if hasattr(self._named, "blobs"):
-                named[id(items[i][0])] = (items[i][0], name)
+            named[id(items[i][0])] = (items[i][0], name)
         return cast(list[str], names)
 
     @contextmanager

@@ -15,13 +15,8 @@ from IPython.utils.capture import capture_output
 from nb_banana.context import session, settings
 from nb_banana.simulator import Fault
 
+from .cells import run
 from .conftest import TEST_KEY, restart_kernel
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 def magic(ip, line: str) -> str:

@@ -23,7 +23,12 @@ def test_three_models_stand_side_by_side_and_a_click_opens_one_full_size(lab, br
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.set_default_timeout(30_000)
     try:
-        _open(page, lab, ["%load_ext nb_banana", "%%banana -m lite,flash,pro\na red fox"])
+        markup._open_notebook(
+            page,
+            lab,
+            "compare.ipynb",
+            ["%load_ext nb_banana", "%%banana -m lite,flash,pro\na red fox"],
+        )
         markup._run_cell(page, 1)
         page.wait_for_function(
             f"""() => {{
@@ -56,16 +61,3 @@ def test_three_models_stand_side_by_side_and_a_click_opens_one_full_size(lab, br
     except Exception:
         shared._keep_failure(page, tmp_path)
         raise
-
-
-def _open(page, url: str, cells: list[str]) -> None:
-    """Put the notebook beside the fixture's, open it, and run its first cell."""
-    notebook = {"type": "notebook", "format": "json", "content": markup._notebook(cells)}
-    markup._api(url, "PUT", "contents/compare.ipynb", notebook)
-    page.goto(url.replace("/panel.ipynb?", "/compare.ipynb?"), wait_until="domcontentloaded",
-              timeout=60_000)  # fmt: skip
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_selector(
-        '.jp-Notebook-ExecutionIndicator[data-status="idle"]', state="attached", timeout=60_000
-    )
-    markup._run_cell(page, 0)

@@ -18,14 +18,9 @@ from PIL import Image
 import nb_banana
 from nb_banana.answer.credentials import carries, read
 
+from .cells import run
 from .conftest import restart_kernel
 from .test_batch import finished
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 def verdict(data: bytes) -> str:

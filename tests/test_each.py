@@ -33,16 +33,11 @@ from nb_banana.gemini import engine
 from nb_banana.simulator import Fault
 from nb_banana.turns.each import Pacer
 
+from .cells import run
 from .conftest import TEST_KEY, restart_kernel
 from .kernels import kernels
 
 ANIMALS = ["a fox", "a hare", "an owl"]
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 def posts(sim) -> list[Any]:

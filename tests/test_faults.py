@@ -32,6 +32,7 @@ from nb_banana.gemini.wire import parse_reply
 from nb_banana.memory.store import Store
 from nb_banana.simulator import Fault
 
+from .cells import run
 from .conftest import TEST_KEY
 
 PRO = "gemini-3-pro-image"
@@ -156,12 +157,6 @@ def fails(ip, line: str, cell: str) -> str:
     with pytest.raises(UsageError) as info, capture_output():
         ip.run_cell_magic("banana", line, cell)
     return str(info.value)
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 def state(ip) -> dict[str, Any]:

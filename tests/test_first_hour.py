@@ -20,11 +20,7 @@ from nb_banana.gemini import models
 from nb_banana.gemini.request import build_request
 from nb_banana.turns import catalog
 
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
+from .cells import run
 
 
 def line(ip, text: str):

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.utils.capture import capture_output
 from jupyter_client.manager import start_new_kernel
 
 from nb_banana.context import engine as kernel_engine
@@ -31,6 +30,7 @@ from nb_banana.gemini import engine
 from nb_banana.memory.chat import Chat
 from nb_banana.simulator import Fault
 
+from .cells import run
 from .conftest import TEST_KEY
 
 CANCELLED = "Cancelled: the call was stopped and nothing was changed."
@@ -76,12 +76,6 @@ def ip_remote(ip, remote):
     ip.run_line_magic("config", f'Banana.base_url = "{remote.url}"')
     remote._call("DELETE", "/_simulator/faults")
     return ip
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 def interrupt_once(arrived: Any, expected: int) -> tuple[threading.Thread, dict[str, float]]:

@@ -17,11 +17,7 @@ from PIL import Image
 from nb_banana.context import session
 from nb_banana.faces.magics import BananaMagics
 
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
+from .cells import run
 
 
 def last_body(sim) -> dict:

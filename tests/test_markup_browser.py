@@ -115,19 +115,25 @@ def test_the_widget_draws_and_takes_a_label_in_notebook7(notebook7, browser, tmp
 
 def _open(page, url: str, cells: list[str], photo: Image.Image):
     """Put the notebook and the photo beside the fixture's, open it, run its first cell."""
-    notebook_url = url.replace("/panel.ipynb?", "/markup.ipynb?")
     picture = {"type": "file", "format": "base64", "content": _png_b64(photo)}
-    notebook = {"type": "notebook", "format": "json", "content": _notebook(cells)}
     _api(url, "PUT", "contents/photo.png", picture)
-    _api(url, "PUT", "contents/markup.ipynb", notebook)
-    page.goto(notebook_url, wait_until="domcontentloaded", timeout=60_000)
+    _open_notebook(page, url, "markup.ipynb", cells)
+    page.wait_for_function(WIDGET_READY, timeout=60_000)
+    return page.locator(".nbm-root")
+
+
+def _open_notebook(page, url: str, name: str, cells: list[str]) -> None:
+    """Put a notebook of ``cells`` beside the fixture's as ``name``, open it once its kernel
+    is idle, and run its first cell (the other browser tests open theirs this way too)."""
+    notebook = {"type": "notebook", "format": "json", "content": _notebook(cells)}
+    _api(url, "PUT", f"contents/{name}", notebook)
+    page.goto(url.replace("/panel.ipynb?", f"/{name}?"), wait_until="domcontentloaded",
+              timeout=60_000)  # fmt: skip
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_selector(
         '.jp-Notebook-ExecutionIndicator[data-status="idle"]', state="attached", timeout=60_000
     )
     _run_cell(page, 0)
-    page.wait_for_function(WIDGET_READY, timeout=60_000)
-    return page.locator(".nbm-root")
 
 
 def _run_cell(page, index: int) -> None:

@@ -15,13 +15,9 @@ from nb_banana.gemini.models import MODELS, current_models, default_model, live_
 from nb_banana.simulator import Fault, listing
 from nb_banana.turns import catalog
 
+from .cells import run
+
 BEFORE_SHUTDOWN = date(2026, 6, 1)
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 def fails(ip, line: str, cell: str) -> str:

@@ -15,18 +15,13 @@ from IPython.utils.capture import capture_output
 
 from nb_banana.context import session
 
+from .cells import run
 from .test_errors import fails
 
 
 def sent_text(sim) -> str:
     [part] = sim.requests[-1].body["contents"][-1]["parts"]
     return part["text"]
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 EMPTY = "The prompt is empty: write what to draw in the cell below %%banana, e.g. 'a lighthouse"

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from google.genai import types
 from IPython.core.error import UsageError
-from IPython.utils.capture import capture_output
 
 import nb_banana
 from nb_banana.context import settings
 from nb_banana.errors import ImageRefusedError, NoImageError, PromptBlockedError
 from nb_banana.gemini import wire
 
+from .cells import run
 from .fixtures import replies as fixtures
 
 PRO = "gemini-3-pro-image"
@@ -40,12 +40,6 @@ def fixture_jpeg() -> bytes:
     [part] = [p for p in fixtures.load("pro_jpeg_reply.json")["candidates"][0]["content"]["parts"]
               if "inlineData" in p]  # fmt: skip
     return base64.b64decode(part["inlineData"]["data"])
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 def signature(part: dict[str, Any]) -> bytes | None:

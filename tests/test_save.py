@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.utils.capture import capture_output
 from PIL import Image
 
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
+from .cells import run
 
 
 def files(folder: Path) -> set[Path]:

@@ -22,13 +22,8 @@ from nb_banana.answer.stamp import provenance
 from nb_banana.context import settings
 from nb_banana.memory.store import Store
 
+from .cells import run
 from .conftest import TEST_KEY
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 def embedded_images(captured) -> list[Image.Image]:

@@ -25,15 +25,10 @@ from nb_banana.gemini import stream
 from nb_banana.memory.session import Session
 from nb_banana.simulator import Fault
 
+from .cells import run
 from .conftest import TEST_KEY
 
 STREAM_PATH = ":streamGenerateContent"
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 def html_of(captured) -> str:

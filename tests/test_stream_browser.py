@@ -82,15 +82,7 @@ def _start(page, cell) -> None:
 
 def _open(page, url: str) -> None:
     """Put the notebook beside the fixture's, open it, and load the extension."""
-    notebook = {"type": "notebook", "format": "json", "content": markup._notebook(CELLS)}
-    markup._api(url, "PUT", "contents/thinking.ipynb", notebook)
-    page.goto(url.replace("/panel.ipynb?", "/thinking.ipynb?"), wait_until="domcontentloaded",
-              timeout=60_000)  # fmt: skip
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_selector(
-        '.jp-Notebook-ExecutionIndicator[data-status="idle"]', state="attached", timeout=60_000
-    )
-    markup._run_cell(page, 0)
+    markup._open_notebook(page, url, "thinking.ipynb", CELLS)
     page.wait_for_selector(
         '.jp-Notebook-ExecutionIndicator[data-status="idle"]', state="attached", timeout=60_000
     )

@@ -20,6 +20,7 @@ from IPython.utils.capture import capture_output
 from nb_banana.context import session, settings
 from nb_banana.gemini.models import DEFAULT_MODEL
 
+from .cells import run
 from .conftest import restart_kernel
 
 ACCOUNT = "banana-runner@banana-proj.iam.gserviceaccount.com"
@@ -69,12 +70,6 @@ def vertex(ip, adc):
     ip.run_line_magic("config", f'Banana.project = "{PROJECT}"')
     yield ip
     ip.config.pop("Banana", None)
-
-
-def run(ip, line: str, cell: str):
-    with capture_output() as captured:
-        ip.run_cell_magic("banana", line, cell)
-    return captured
 
 
 def magic(ip, line: str) -> str:
